@@ -37,7 +37,7 @@ func (s SELSupport) AllocInfoSupported() bool { return s&0x01 != 0 }
 // GetSELInfoRequest asks for the SEL's size and timestamps.
 type GetSELInfoRequest struct{}
 
-func (GetSELInfoRequest) Op() Op                  { return Op{NetFn: wire.NetFnStorage, Cmd: CmdGetSELInfo} }
+func (GetSELInfoRequest) Op() Op                   { return Op{NetFn: wire.NetFnStorage, Cmd: CmdGetSELInfo} }
 func (GetSELInfoRequest) AppendTo(b []byte) []byte { return b }
 func (GetSELInfoRequest) Unmarshal(data []byte) error {
 	return sdrNoRequestData("get SEL info request", data)
@@ -84,7 +84,7 @@ func (r *GetSELInfoResponse) Unmarshal(data []byte) error {
 // an entry may cancel it (0xC5).
 type ReserveSELRequest struct{}
 
-func (ReserveSELRequest) Op() Op                  { return Op{NetFn: wire.NetFnStorage, Cmd: CmdReserveSEL} }
+func (ReserveSELRequest) Op() Op                   { return Op{NetFn: wire.NetFnStorage, Cmd: CmdReserveSEL} }
 func (ReserveSELRequest) AppendTo(b []byte) []byte { return b }
 func (ReserveSELRequest) Unmarshal(data []byte) error {
 	return sdrNoRequestData("reserve SEL request", data)
