@@ -1,0 +1,428 @@
+// Package pool keeps one long-lived BMC session per (target, module) across
+// scrapes, so a scrape costs the BMC a handful of round trips instead of a
+// fresh RMCP+ handshake per collector (the top complaint about
+// ipmi_exporter: BMCs refusing new sessions).
+//
+// It also makes concurrent scrapes of one target share a single in-flight
+// collection, bounds the BMC work in flight across all targets, never holds
+// more than a module's max_sessions per BMC, closes idle sessions, and
+// closes every session with Close Session on shutdown.
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Session is an open BMC session. Close must send Close Session and
+// release the socket; it is called at most once per session.
+type Session interface {
+	Close(ctx context.Context) error
+}
+
+// Dial opens a session to the entry's target.
+type Dial func(ctx context.Context) (Session, error)
+
+// Key names one pooled session: a BMC address (host:port, normalized by
+// the caller) and the module whose credentials it uses.
+type Key struct {
+	Target string
+	Module string
+}
+
+func (k Key) String() string { return k.Module + "@" + k.Target }
+
+// Entry is the pooled state of one Key. Session is nil while no session
+// is open. State survives reconnects: collectors keep their caches (SDR
+// repository, SEL position, device info) there.
+type Entry struct {
+	Key     Key
+	Session Session
+	State   any
+
+	lastUsed time.Time
+	busy     bool
+	flight   *flight
+}
+
+// flight is one in-flight collection that concurrent callers share.
+type flight struct {
+	done   chan struct{}
+	result any
+	err    error
+}
+
+// Options configures a Pool.
+type Options struct {
+	// MaxInFlight bounds collections running at once across all targets
+	// (0 = unlimited). Beyond it, scrapes wait for a slot within their
+	// own deadline.
+	MaxInFlight int
+	// IdleTimeout closes sessions unused for this long (0 = never).
+	IdleTimeout time.Duration
+	// CloseTimeout bounds each Close Session on eviction and shutdown.
+	CloseTimeout time.Duration
+	Logger       log.Logger
+	// Now is the clock (tests); time.Now by default.
+	Now func() time.Time
+}
+
+// Pool is safe for concurrent use.
+type Pool struct {
+	opts    Options
+	sem     chan struct{}
+	mu      sync.Mutex
+	cond    *sync.Cond // signalled when an entry stops being busy or a session closes
+	entries map[Key]*Entry
+	closed  bool
+	// open counts open sessions per target, for max_sessions.
+	open map[string]int
+
+	metrics poolMetrics
+}
+
+type poolMetrics struct {
+	sessionsOpen    prometheus.Gauge
+	scrapesInFlight prometheus.Gauge
+	sharedScrapes   prometheus.Counter
+	evictions       *prometheus.CounterVec
+}
+
+// New returns an empty pool. Its metrics are registered with reg (may be nil).
+func New(opts Options, reg prometheus.Registerer) *Pool {
+	if opts.Logger == nil {
+		opts.Logger = log.NewNopLogger()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.CloseTimeout <= 0 {
+		opts.CloseTimeout = 2 * time.Second
+	}
+	p := &Pool{opts: opts, entries: map[Key]*Entry{}, open: map[string]int{}}
+	p.cond = sync.NewCond(&p.mu)
+	if opts.MaxInFlight > 0 {
+		p.sem = make(chan struct{}, opts.MaxInFlight)
+	}
+	p.metrics = poolMetrics{
+		sessionsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ipmi_fleet_exporter_sessions_open", Help: "BMC sessions currently open in the pool."}),
+		scrapesInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ipmi_fleet_exporter_scrapes_in_flight", Help: "BMC collections running now."}),
+		sharedScrapes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ipmi_fleet_exporter_scrapes_shared_total",
+			Help: "Scrapes answered from another scrape's in-flight collection of the same target."}),
+		evictions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ipmi_fleet_exporter_sessions_closed_total",
+			Help: "Pooled sessions closed, by reason."}, []string{"reason"}),
+	}
+	if reg != nil {
+		reg.MustRegister(p.metrics.sessionsOpen, p.metrics.scrapesInFlight, p.metrics.sharedScrapes, p.metrics.evictions)
+	}
+	return p
+}
+
+// ErrClosed is returned by Do after Close.
+var ErrClosed = errors.New("session pool closed")
+
+// Do runs fn on key's entry. When a collection for key is already in
+// flight, Do waits for it and returns its result instead of starting
+// another one: fifty concurrent scrapes of one BMC cost it one collection.
+//
+// fn runs with the entry exclusively; it opens the session with the
+// entry's Ensure method. maxSessions bounds sessions open to key.Target
+// across modules (at least 1).
+func (p *Pool) Do(ctx context.Context, key Key, maxSessions int, dial Dial, fn func(ctx context.Context, e *Entry, ensure func(ctx context.Context) error) (any, error)) (any, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	e := p.entries[key]
+	if e == nil {
+		e = &Entry{Key: key}
+		p.entries[key] = e
+	}
+	if f := e.flight; f != nil {
+		p.mu.Unlock()
+		p.metrics.sharedScrapes.Inc()
+		select {
+		case <-f.done:
+			return f.result, f.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	e.flight = f
+	e.busy = true
+	p.mu.Unlock()
+
+	defer func() {
+		p.mu.Lock()
+		e.flight = nil
+		e.busy = false
+		e.lastUsed = p.opts.Now()
+		var orphan Session
+		if p.closed && e.Session != nil {
+			// Close gave up waiting for this collection; close its
+			// session now rather than leak it on the BMC.
+			orphan, e.Session = e.Session, nil
+			p.metrics.sessionsOpen.Dec()
+		}
+		p.cond.Broadcast()
+		p.mu.Unlock()
+		if orphan != nil {
+			p.closeSession(orphan, key)
+		}
+		close(f.done)
+	}()
+
+	if p.sem != nil {
+		select {
+		case p.sem <- struct{}{}:
+			defer func() { <-p.sem }()
+		case <-ctx.Done():
+			f.err = fmt.Errorf("waiting for a free collection slot: %w", ctx.Err())
+			return nil, f.err
+		}
+	}
+	p.metrics.scrapesInFlight.Inc()
+	defer p.metrics.scrapesInFlight.Dec()
+
+	ensure := func(ctx context.Context) error { return p.ensure(ctx, e, max(maxSessions, 1), dial) }
+	f.result, f.err = fn(ctx, e, ensure)
+	return f.result, f.err
+}
+
+// ensure opens e's session if it has none, first making room under the
+// target's session limit by closing idle sessions of other modules to the
+// same BMC, or waiting for one to become idle.
+func (p *Pool) ensure(ctx context.Context, e *Entry, maxSessions int, dial Dial) error {
+	if e.Session != nil {
+		return nil
+	}
+	target := e.Key.Target
+	p.mu.Lock()
+	for p.open[target] >= maxSessions {
+		if victim := p.idleSessionLocked(target, e); victim != nil {
+			s := victim.Session
+			victim.Session = nil
+			p.open[target]--
+			p.metrics.sessionsOpen.Dec()
+			p.metrics.evictions.WithLabelValues("session_limit").Inc()
+			p.mu.Unlock()
+			p.closeSession(s, victim.Key)
+			p.mu.Lock()
+			continue
+		}
+		// Every session to this BMC is busy with another module's
+		// collection: wait for one to finish, within our deadline.
+		if err := p.waitLocked(ctx); err != nil {
+			p.mu.Unlock()
+			return fmt.Errorf("waiting for a free session to %s (max_sessions %d): %w", target, maxSessions, err)
+		}
+	}
+	p.open[target]++ // reserve the slot while dialing
+	p.mu.Unlock()
+
+	s, err := dial(ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		p.open[target]--
+		p.cond.Broadcast()
+		return err
+	}
+	if p.closed {
+		p.open[target]--
+		go p.closeSession(s, e.Key)
+		return ErrClosed
+	}
+	e.Session = s
+	p.metrics.sessionsOpen.Inc()
+	return nil
+}
+
+// waitLocked waits on the condition until signalled or ctx is done.
+func (p *Pool) waitLocked(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	defer stop()
+	p.cond.Wait()
+	return ctx.Err()
+}
+
+func (p *Pool) idleSessionLocked(target string, except *Entry) *Entry {
+	var lru *Entry
+	for _, o := range p.entries {
+		if o == except || o.Key.Target != target || o.Session == nil || o.busy {
+			continue
+		}
+		if lru == nil || o.lastUsed.Before(lru.lastUsed) {
+			lru = o
+		}
+	}
+	return lru
+}
+
+// Drop closes e's session after an error that makes it unusable (the
+// session layer already tried to re-establish it once). The next scrape
+// opens a new one. Call it from inside fn.
+func (p *Pool) Drop(e *Entry, reason string) {
+	p.mu.Lock()
+	s := e.Session
+	if s != nil {
+		e.Session = nil
+		p.open[e.Key.Target]--
+		p.metrics.sessionsOpen.Dec()
+		p.metrics.evictions.WithLabelValues(reason).Inc()
+		p.cond.Broadcast()
+	}
+	p.mu.Unlock()
+	if s != nil {
+		p.closeSession(s, e.Key)
+	}
+}
+
+func (p *Pool) closeSession(s Session, key Key) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.opts.CloseTimeout)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		level.Debug(p.opts.Logger).Log("msg", "closing BMC session", "target", key.Target, "module", key.Module, "err", err)
+	}
+}
+
+// CloseIdle closes sessions unused for longer than the idle timeout and
+// forgets entries without a session that have been unused as long. It
+// returns how many sessions it closed.
+func (p *Pool) CloseIdle() int {
+	if p.opts.IdleTimeout <= 0 {
+		return 0
+	}
+	cutoff := p.opts.Now().Add(-p.opts.IdleTimeout)
+	return p.evict(func(e *Entry) bool { return e.lastUsed.Before(cutoff) }, "idle")
+}
+
+// Retain closes the sessions and forgets the entries whose key keep
+// rejects, for example targets or modules removed by a config reload.
+func (p *Pool) Retain(keep func(Key) bool) int {
+	return p.evict(func(e *Entry) bool { return !keep(e.Key) }, "removed")
+}
+
+func (p *Pool) evict(match func(*Entry) bool, reason string) int {
+	var victims []*Entry
+	p.mu.Lock()
+	for k, e := range p.entries {
+		if e.busy || !match(e) {
+			continue
+		}
+		delete(p.entries, k)
+		if e.Session != nil {
+			victims = append(victims, &Entry{Key: e.Key, Session: e.Session})
+			e.Session = nil
+			p.open[k.Target]--
+			if p.open[k.Target] <= 0 {
+				delete(p.open, k.Target)
+			}
+			p.metrics.sessionsOpen.Dec()
+			p.metrics.evictions.WithLabelValues(reason).Inc()
+		}
+	}
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	p.closeAll(victims)
+	return len(victims)
+}
+
+// closeAll closes sessions in parallel (bounded), so shutting down a pool
+// of thousands of sessions does not take thousands of round trips in a row.
+func (p *Pool) closeAll(victims []*Entry) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for _, v := range victims {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(v *Entry) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			p.closeSession(v.Session, v.Key)
+		}(v)
+	}
+	wg.Wait()
+}
+
+// Run closes idle sessions periodically until ctx is done.
+func (p *Pool) Run(ctx context.Context, every time.Duration) {
+	if p.opts.IdleTimeout <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n := p.CloseIdle(); n > 0 {
+				level.Debug(p.opts.Logger).Log("msg", "closed idle BMC sessions", "count", n)
+			}
+		}
+	}
+}
+
+// Close waits for in-flight collections (until ctx is done), then closes
+// every open session with Close Session. Do fails with ErrClosed afterwards.
+func (p *Pool) Close(ctx context.Context) {
+	p.mu.Lock()
+	p.closed = true
+	for {
+		busy := false
+		for _, e := range p.entries {
+			if e.busy {
+				busy = true
+				break
+			}
+		}
+		if !busy || p.waitLocked(ctx) != nil {
+			break
+		}
+	}
+	var victims []*Entry
+	for k, e := range p.entries {
+		if e.Session != nil && !e.busy {
+			victims = append(victims, &Entry{Key: e.Key, Session: e.Session})
+			e.Session = nil
+			p.metrics.sessionsOpen.Dec()
+			p.metrics.evictions.WithLabelValues("shutdown").Inc()
+		}
+		delete(p.entries, k)
+	}
+	p.open = map[string]int{}
+	p.mu.Unlock()
+	p.closeAll(victims)
+}
+
+// Len returns the number of open sessions (tests, health).
+func (p *Pool) Len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, c := range p.open {
+		n += c
+	}
+	return n
+}

@@ -1,0 +1,242 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type fakeSession struct {
+	closed atomic.Int32
+}
+
+func (s *fakeSession) Close(context.Context) error {
+	s.closed.Add(1)
+	return nil
+}
+
+type dialer struct {
+	mu       sync.Mutex
+	sessions []*fakeSession
+	fail     error
+}
+
+func (d *dialer) dial(context.Context) (Session, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fail != nil {
+		return nil, d.fail
+	}
+	s := &fakeSession{}
+	d.sessions = append(d.sessions, s)
+	return s, nil
+}
+
+func (d *dialer) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.sessions)
+}
+
+func use(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
+	if err := ensure(ctx); err != nil {
+		return nil, err
+	}
+	return e.Session, nil
+}
+
+func TestConcurrentScrapesShareOneCollection(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	p := New(Options{}, reg)
+	d := &dialer{}
+	key := Key{Target: "127.0.0.1:623", Module: "default"}
+	release := make(chan struct{})
+	var calls atomic.Int32
+	fn := func(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
+		calls.Add(1)
+		if err := ensure(ctx); err != nil {
+			return nil, err
+		}
+		<-release
+		return "metrics", nil
+	}
+	var wg sync.WaitGroup
+	results := make(chan any, 50)
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := p.Do(context.Background(), key, 1, d.dial, fn)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- r
+		}()
+	}
+	// Wait until the other 49 are parked on the first one's flight.
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(p.metrics.sharedScrapes) < 49 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	close(results)
+	for r := range results {
+		if r != "metrics" {
+			t.Fatalf("result %v", r)
+		}
+	}
+	if calls.Load() != 1 || d.count() != 1 {
+		t.Fatalf("collections %d, sessions dialed %d; want 1 and 1", calls.Load(), d.count())
+	}
+	// The next scrape reuses the open session.
+	if _, err := p.Do(context.Background(), key, 1, d.dial, use); err != nil || d.count() != 1 {
+		t.Fatalf("second scrape: %v, dialed %d", err, d.count())
+	}
+	p.Close(context.Background())
+	if d.sessions[0].closed.Load() != 1 {
+		t.Fatal("Close did not close the session")
+	}
+	if _, err := p.Do(context.Background(), key, 1, d.dial, use); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Do after Close: %v", err)
+	}
+}
+
+func TestMaxSessionsPerTargetEvictsIdleModule(t *testing.T) {
+	p := New(Options{}, nil)
+	defer p.Close(context.Background())
+	d := &dialer{}
+	a := Key{Target: "bmc:623", Module: "a"}
+	b := Key{Target: "bmc:623", Module: "b"}
+	other := Key{Target: "bmc2:623", Module: "a"}
+	for _, k := range []Key{a, b, other} {
+		if _, err := p.Do(context.Background(), k, 1, d.dial, use); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d.sessions[0].closed.Load() != 1 {
+		t.Fatal("module a's idle session to bmc was not closed to make room for module b")
+	}
+	if p.Len() != 2 {
+		t.Fatalf("open sessions %d, want 2 (one per BMC)", p.Len())
+	}
+}
+
+func TestMaxSessionsWaitsForBusySession(t *testing.T) {
+	p := New(Options{}, nil)
+	defer p.Close(context.Background())
+	d := &dialer{}
+	a := Key{Target: "bmc:623", Module: "a"}
+	b := Key{Target: "bmc:623", Module: "b"}
+	started, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error)
+	go func() {
+		_, err := p.Do(context.Background(), a, 1, d.dial, func(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
+			err := ensure(ctx)
+			close(started)
+			<-release
+			return nil, err
+		})
+		done <- err
+	}()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := p.Do(ctx, b, 1, d.dial, use); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second module while first busy: %v", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Do(context.Background(), b, 1, d.dial, use); err != nil {
+		t.Fatal(err)
+	}
+	if p.Len() != 1 {
+		t.Fatalf("open %d", p.Len())
+	}
+}
+
+func TestIdleRetainDropAndDialFailure(t *testing.T) {
+	now := time.Unix(1000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	p := New(Options{IdleTimeout: time.Minute, Now: clock}, nil)
+	defer p.Close(context.Background())
+	d := &dialer{}
+	k1, k2 := Key{"h1:623", "m"}, Key{"h2:623", "m"}
+	for _, k := range []Key{k1, k2} {
+		if _, err := p.Do(context.Background(), k, 1, d.dial, use); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := p.CloseIdle(); n != 0 {
+		t.Fatalf("closed %d fresh sessions", n)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	if _, err := p.Do(context.Background(), k2, 1, d.dial, use); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.CloseIdle(); n != 1 || d.sessions[0].closed.Load() != 1 || d.sessions[1].closed.Load() != 0 {
+		t.Fatalf("CloseIdle closed %d", n)
+	}
+	if n := p.Retain(func(k Key) bool { return k != k2 }); n != 1 || d.sessions[1].closed.Load() != 1 {
+		t.Fatalf("Retain closed %d", n)
+	}
+	// Drop from inside a collection, then a failed dial leaves no slot taken.
+	if _, err := p.Do(context.Background(), k1, 1, d.dial, func(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
+		if err := ensure(ctx); err != nil {
+			return nil, err
+		}
+		p.Drop(e, "error")
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if p.Len() != 0 {
+		t.Fatalf("open after Drop: %d", p.Len())
+	}
+	d.fail = errors.New("unreachable")
+	if _, err := p.Do(context.Background(), k1, 1, d.dial, use); err == nil {
+		t.Fatal("dial failure not reported")
+	}
+	d.fail = nil
+	if _, err := p.Do(context.Background(), k1, 1, d.dial, use); err != nil || p.Len() != 1 {
+		t.Fatalf("after failed dial: %v, open %d", err, p.Len())
+	}
+}
+
+func TestGlobalInFlightLimit(t *testing.T) {
+	p := New(Options{MaxInFlight: 1}, nil)
+	defer p.Close(context.Background())
+	d := &dialer{}
+	started, release := make(chan struct{}), make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Do(context.Background(), Key{"a:623", "m"}, 1, d.dial, func(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
+			close(started)
+			<-release
+			return nil, nil
+		})
+	}()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if _, err := p.Do(ctx, Key{"b:623", "m"}, 1, d.dial, use); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second target beyond the global limit: %v", err)
+	}
+	close(release)
+	<-done
+}
