@@ -1,0 +1,308 @@
+// Package config loads and validates the exporter's YAML configuration: the
+// modules (credentials and session settings per group of BMCs) and the
+// target groups served for service discovery.
+//
+// The format is a superset of prometheus-community/ipmi_exporter's
+// ipmi_remote.yml: its files load as they are, with a warning for every
+// FreeIPMI-only setting that this exporter ignores.
+//
+// There is no implicit module. A scrape without module= uses the module
+// named "default"; if the file defines none, such a scrape is refused (the
+// HTTP layer answers 400). A scrape naming a module that does not exist is
+// refused as well, unlike ipmi_exporter, which silently falls back to
+// "default" and so may send one group's password to another group's BMCs.
+package config
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
+)
+
+// DefaultModuleName is the module used when a scrape names none.
+const DefaultModuleName = "default"
+
+// DefaultPort is the RMCP port BMCs listen on.
+const DefaultPort = 623
+
+// Defaults for keys a module leaves out.
+const (
+	DefaultPrivilege   = wire.PrivilegeUser
+	DefaultDriver      = DriverLAN20
+	DefaultTimeout     = 10 * time.Second
+	DefaultMaxSessions = 1
+	DefaultWindow      = 1
+	DefaultIdleTimeout = 5 * time.Minute
+	DefaultRetries     = 2
+)
+
+// Driver selects the IPMI LAN protocol version, named as in FreeIPMI and
+// ipmi_exporter.
+type Driver string
+
+const (
+	// DriverLAN20 is IPMI v2.0 RMCP+ (ipmitool -I lanplus).
+	DriverLAN20 Driver = "LAN_2_0"
+	// DriverLAN is IPMI v1.5 LAN (ipmitool -I lan).
+	DriverLAN Driver = "LAN"
+)
+
+// CipherSuite is an RMCP+ cipher suite ID, or CipherSuiteAuto.
+type CipherSuite int
+
+// CipherSuiteAuto lets the session layer pick the strongest suite the BMC
+// offers.
+const CipherSuiteAuto CipherSuite = -1
+
+func (c CipherSuite) String() string {
+	if c == CipherSuiteAuto {
+		return "auto"
+	}
+	return strconv.Itoa(int(c))
+}
+
+// supportedCipherSuites are the IPMI v2.0 (table 22-20) suite IDs built from
+// algorithms the crypto package implements.
+var supportedCipherSuites = [...]CipherSuite{0, 1, 2, 3, 6, 7, 8, 11, 12, 15, 16, 17}
+
+// Collector names one group of metrics a module scrapes.
+type Collector string
+
+// The collectors this exporter implements.
+const (
+	CollectorIPMI    Collector = "ipmi"    // sensor readings from the SDR repository
+	CollectorSEL     Collector = "sel"     // System Event Log size and fill level
+	CollectorChassis Collector = "chassis" // chassis power and fault state
+	CollectorDCMI    Collector = "dcmi"    // DCMI power reading
+	CollectorBMC     Collector = "bmc"     // BMC device ID and firmware
+	CollectorLAN     Collector = "lan"     // BMC LAN configuration
+)
+
+// AllCollectors lists every collector this exporter implements.
+func AllCollectors() []Collector {
+	return []Collector{CollectorIPMI, CollectorSEL, CollectorChassis, CollectorDCMI, CollectorBMC, CollectorLAN}
+}
+
+// DefaultCollectors are used by a module without a collectors key.
+func DefaultCollectors() []Collector {
+	return []Collector{CollectorIPMI, CollectorSEL, CollectorChassis, CollectorDCMI, CollectorBMC}
+}
+
+// upstreamOnlyCollectors are ipmi_exporter collector names this exporter
+// does not implement; a config naming them loads with a warning.
+var upstreamOnlyCollectors = map[string]bool{
+	"bmc-watchdog":  true,
+	"bmc-device-id": true,
+	"sm-lan-mode":   true,
+	"sel-events":    true,
+	"fru":           true,
+}
+
+// upstreamOnlyKeys are ipmi_exporter module keys that only make sense for
+// its FreeIPMI command-line backend.
+var upstreamOnlyKeys = map[string]bool{
+	"workaround_flags": true,
+	"collector_cmd":    true,
+	"default_args":     true,
+	"custom_args":      true,
+	"sel_events":       true,
+}
+
+// Config is a loaded and validated configuration. Treat it as read-only:
+// Store hands the same *Config to every scrape.
+type Config struct {
+	// File is the path or name the config was parsed from.
+	File string `yaml:"-"`
+	// Modules by name.
+	Modules map[string]*Module `yaml:"modules"`
+	// Targets are the groups served for HTTP service discovery.
+	Targets []TargetGroup `yaml:"targets,omitempty"`
+}
+
+// Module returns the module with the given name; an empty name means
+// DefaultModuleName. There is no fallback: an unknown name is reported as
+// not found.
+func (c *Config) Module(name string) (*Module, bool) {
+	if c == nil {
+		return nil, false
+	}
+	if name == "" {
+		name = DefaultModuleName
+	}
+	m, ok := c.Modules[name]
+	return m, ok
+}
+
+// Module is one named set of credentials and session settings.
+type Module struct {
+	Name string
+
+	User string
+	// Password is the inline pass or the content of pass_file.
+	Password Secret
+	// PasswordFile is pass_file as written (empty when pass is inline).
+	PasswordFile string
+	Privilege    wire.PrivilegeLevel
+	Driver       Driver
+	CipherSuite  CipherSuite
+	// KG is the BMC key K_g (raw bytes, at most 20); zero means none, in
+	// which case RMCP+ uses the password-derived key as the spec says.
+	KG Secret
+	// KGFile is kg_file as written (empty when kg is inline).
+	KGFile string
+	// Timeout bounds one scrape's IPMI exchanges (config key in ms).
+	Timeout    time.Duration
+	Collectors []Collector
+	// ExcludeSensorIDs are the IDs shown in the id label of sensor metrics.
+	ExcludeSensorIDs []uint16
+	// AllowedTargets as written; empty allows every target.
+	AllowedTargets []string
+
+	MaxSessions int
+	Window      int
+	// IdleTimeout closes a session unused for this long; 0 closes it after
+	// every scrape.
+	IdleTimeout time.Duration
+	// SDRReadSize is the byte count per partial Get SDR read; 0 = auto.
+	SDRReadSize    int
+	Retries        int
+	NameOnlyLookup bool
+
+	allowed allowList
+}
+
+// HasCollector reports whether the module runs collector c.
+func (m *Module) HasCollector(c Collector) bool {
+	for _, have := range m.Collectors {
+		if have == c {
+			return true
+		}
+	}
+	return false
+}
+
+// ExcludesSensor reports whether the sensor with the given id is excluded.
+func (m *Module) ExcludesSensor(id uint16) bool {
+	for _, x := range m.ExcludeSensorIDs {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// moduleYAML is the config-file form of a module, used when a Config is
+// dumped (for example on a status page). Secrets show as "<secret>".
+type moduleYAML struct {
+	User             string      `yaml:"user,omitempty"`
+	Pass             Secret      `yaml:"pass,omitempty"`
+	PassFile         string      `yaml:"pass_file,omitempty"`
+	Privilege        string      `yaml:"privilege"`
+	Driver           Driver      `yaml:"driver"`
+	CipherSuite      string      `yaml:"cipher_suite"`
+	KG               Secret      `yaml:"kg,omitempty"`
+	KGFile           string      `yaml:"kg_file,omitempty"`
+	Timeout          int64       `yaml:"timeout"`
+	Collectors       []Collector `yaml:"collectors"`
+	ExcludeSensorIDs []uint16    `yaml:"exclude_sensor_ids,omitempty"`
+	AllowedTargets   []string    `yaml:"allowed_targets,omitempty"`
+	MaxSessions      int         `yaml:"max_sessions"`
+	Window           int         `yaml:"window"`
+	IdleTimeout      string      `yaml:"idle_timeout"`
+	SDRReadSize      int         `yaml:"sdr_read_size"`
+	Retries          int         `yaml:"retries"`
+	NameOnlyLookup   bool        `yaml:"name_only_lookup"`
+}
+
+// MarshalYAML writes the module in the config-file form. A password read
+// from pass_file is shown only as the file name.
+func (m Module) MarshalYAML() (any, error) {
+	out := moduleYAML{
+		User:             m.User,
+		PassFile:         m.PasswordFile,
+		Privilege:        m.Privilege.String(),
+		Driver:           m.Driver,
+		CipherSuite:      m.CipherSuite.String(),
+		KGFile:           m.KGFile,
+		Timeout:          m.Timeout.Milliseconds(),
+		Collectors:       m.Collectors,
+		ExcludeSensorIDs: m.ExcludeSensorIDs,
+		AllowedTargets:   m.AllowedTargets,
+		MaxSessions:      m.MaxSessions,
+		Window:           m.Window,
+		IdleTimeout:      m.IdleTimeout.String(),
+		SDRReadSize:      m.SDRReadSize,
+		Retries:          m.Retries,
+		NameOnlyLookup:   m.NameOnlyLookup,
+	}
+	if m.PasswordFile == "" {
+		out.Pass = m.Password
+	}
+	if m.KGFile == "" {
+		out.KG = m.KG
+	}
+	return out, nil
+}
+
+// TargetGroup is one entry of the top-level targets list, served on /sd in
+// the Prometheus HTTP service discovery format.
+type TargetGroup struct {
+	Module string            `yaml:"module"`
+	Labels map[string]string `yaml:"labels,omitempty"`
+	// Hosts as written: host, host:port, [v6] or [v6]:port.
+	Hosts []string `yaml:"hosts"`
+}
+
+// newModule returns a module with every default applied.
+func newModule(name string) *Module {
+	return &Module{
+		Name:        name,
+		Privilege:   DefaultPrivilege,
+		Driver:      DefaultDriver,
+		CipherSuite: CipherSuiteAuto,
+		Timeout:     DefaultTimeout,
+		Collectors:  DefaultCollectors(),
+		MaxSessions: DefaultMaxSessions,
+		Window:      DefaultWindow,
+		IdleTimeout: DefaultIdleTimeout,
+		Retries:     DefaultRetries,
+	}
+}
+
+// DemoConfig builds the configuration used by --demo: one "default" module
+// with the given credentials, and one target group listing targets. The
+// module only allows the given targets (matched by host, ignoring the port)
+// and loopback addresses, so a demo instance cannot be pointed at real
+// BMCs by a scraper. Targets must already be valid (see ParseTarget);
+// invalid ones are left out.
+func DemoConfig(targets []string, user, pass string) *Config {
+	m := newModule(DefaultModuleName)
+	m.User = user
+	m.Password = NewSecret(pass)
+	m.AllowedTargets = []string{"127.0.0.0/8", "::1/128"}
+	hosts := make([]string, 0, len(targets))
+	for _, t := range targets {
+		host, _, err := ParseTarget(t)
+		if err != nil {
+			continue
+		}
+		hosts = append(hosts, t)
+		m.AllowedTargets = append(m.AllowedTargets, host)
+	}
+	for _, pattern := range m.AllowedTargets {
+		// Every entry is a literal address, prefix or host name produced
+		// above, so compiling cannot fail.
+		if p, _, err := compilePattern(pattern); err == nil {
+			m.allowed.add(p)
+		}
+	}
+	cfg := &Config{
+		File:    "<demo>",
+		Modules: map[string]*Module{DefaultModuleName: m},
+	}
+	if len(hosts) > 0 {
+		cfg.Targets = []TargetGroup{{Module: DefaultModuleName, Hosts: hosts}}
+	}
+	return cfg
+}
