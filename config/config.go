@@ -290,13 +290,7 @@ func DemoConfig(targets []string, user, pass string) *Config {
 		hosts = append(hosts, t)
 		m.AllowedTargets = append(m.AllowedTargets, host)
 	}
-	for _, pattern := range m.AllowedTargets {
-		// Every entry is a literal address, prefix or host name produced
-		// above, so compiling cannot fail.
-		if p, _, err := compilePattern(pattern); err == nil {
-			m.allowed.add(p)
-		}
-	}
+	m.allowed, _ = m.allowList()
 	cfg := &Config{
 		File:    "<demo>",
 		Modules: map[string]*Module{DefaultModuleName: m},

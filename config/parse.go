@@ -23,10 +23,10 @@ import (
 
 // Limits enforced on module settings.
 const (
-	maxUserLen         = 16   // IPMI user names are at most 16 bytes
-	maxPasswordLen20   = 20   // IPMI v2.0 passwords
-	maxPasswordLen15   = 16   // IPMI v1.5 passwords
-	maxKGLen           = 20   // K_g is a 20-byte key
+	maxUserLen         = 16 // IPMI user names are at most 16 bytes
+	maxPasswordLen20   = 20 // IPMI v2.0 passwords
+	maxPasswordLen15   = 16 // IPMI v1.5 passwords
+	maxKGLen           = 20 // K_g is a 20-byte key
 	maxTimeoutMillis   = 3600000
 	maxSessionsHard    = 64
 	maxSessionsAdvised = 4 // most BMCs allow only a handful of sessions in total
@@ -140,7 +140,13 @@ func Parse(data []byte, name string) (*Config, []Warning, error) {
 }
 
 func parse(data []byte, name string, readFile readFileFunc) (*Config, []Warning, error) {
-	p := &parser{file: name, dir: filepath.Dir(name), readFile: readFile, budget: parseBudget}
+	p := &parser{
+		file:          name,
+		dir:           filepath.Dir(name),
+		readFile:      readFile,
+		budget:        parseBudget,
+		failedModules: map[string]bool{},
+	}
 	cfg := p.parseDocument(data)
 	if len(p.errs) > 0 {
 		errs := p.errs
@@ -160,6 +166,9 @@ type parser struct {
 	dropped  int
 	warnings []Warning
 	budget   int
+	// failedModules are modules with errors, so target groups naming them
+	// do not also report them as undefined.
+	failedModules map[string]bool
 }
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
@@ -262,6 +271,8 @@ func (p *parser) parseDocument(data []byte) *Config {
 			}
 			if m := p.parseModule(name, kv.key, kv.value); m != nil {
 				cfg.Modules[name] = m
+			} else {
+				p.failedModules[name] = true
 			}
 		}
 		if len(cfg.Modules) == 0 && len(p.errs) == 0 {
@@ -903,7 +914,7 @@ func (p *parser) parseTargets(v *yaml.Node, cfg *Config) []TargetGroup {
 			}
 		}
 		m, haveModule := cfg.Modules[g.Module]
-		if !haveModule {
+		if !haveModule && !p.failedModules[g.Module] {
 			at := moduleNode
 			if at == nil {
 				at = item

@@ -674,3 +674,13 @@ func TestSecretFileMustBeRegular(t *testing.T) {
 		t.Errorf("big file: %v", err)
 	}
 }
+
+func TestTargetGroupOfBrokenModuleReportsOnce(t *testing.T) {
+	_, _, err := parseWith(t, "modules:\n  m:\n    window: 0\ntargets:\n  - module: m\n    hosts: [h]\n", nil)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if strings.Contains(err.Error(), "not defined") || !strings.Contains(err.Error(), ":3: module \"m\": window") {
+		t.Errorf("error: %v", err)
+	}
+}

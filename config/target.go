@@ -211,7 +211,8 @@ func (m *Module) TargetAllowed(target string) error {
 	if err != nil {
 		return err
 	}
-	if m.allowed.empty() || m.allowed.matchHost(host) {
+	allowed, restricted := m.allowList()
+	if !restricted || allowed.matchHost(host) {
 		return nil
 	}
 	return &TargetNotAllowedError{Module: m.Name, Target: target}
@@ -227,13 +228,19 @@ func (m *Module) TargetAllowedResolved(target string, ips []netip.Addr) error {
 	if err != nil {
 		return err
 	}
-	if m.allowed.empty() || m.allowed.matchHost(host) {
+	allowed, restricted := m.allowList()
+	if !restricted || allowed.matchHost(host) {
 		return nil
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		// An IP literal is its own address; what the caller passes for it
+		// cannot widen the check.
+		return &TargetNotAllowedError{Module: m.Name, Target: target}
 	}
 	if len(ips) > 0 {
 		all := true
 		for _, ip := range ips {
-			if !m.allowed.matchAddr(ip) {
+			if !allowed.matchAddr(ip) {
 				all = false
 				break
 			}
@@ -243,6 +250,26 @@ func (m *Module) TargetAllowedResolved(target string, ips []netip.Addr) error {
 		}
 	}
 	return &TargetNotAllowedError{Module: m.Name, Target: target, Addrs: append([]netip.Addr(nil), ips...)}
+}
+
+// allowList returns the compiled allowed_targets and whether the module
+// restricts targets at all. Modules from Parse and DemoConfig come compiled;
+// a Module built as a literal elsewhere (tests, other packages) is compiled
+// here on each call, so setting AllowedTargets by hand never silently allows
+// everything. Entries that do not compile match nothing.
+func (m *Module) allowList() (list allowList, restricted bool) {
+	if len(m.AllowedTargets) == 0 {
+		return allowList{}, false
+	}
+	if !m.allowed.empty() {
+		return m.allowed, true
+	}
+	for _, s := range m.AllowedTargets {
+		if p, _, err := compilePattern(s); err == nil {
+			list.add(p)
+		}
+	}
+	return list, true
 }
 
 // allowList is a compiled allowed_targets list.
@@ -349,14 +376,20 @@ func compilePattern(s string) (p pattern, note string, err error) {
 	return pattern{glob: glob}, "", nil
 }
 
+// allDigitsDotsStars reports whether s reads like 10.0.*.* : digits, dots
+// and stars only, with at least one digit.
 func allDigitsDotsStars(s string) bool {
+	digit := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if (c < '0' || c > '9') && c != '.' && c != '*' {
+		switch {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c != '.' && c != '*':
 			return false
 		}
 	}
-	return true
+	return digit
 }
 
 // matchGlob reports whether name matches glob, where '*' matches any run of
