@@ -195,7 +195,7 @@ func TestDashboardQueriesParse(t *testing.T) {
 		Expr   string `yaml:"expr"`
 	}
 	type qGroup struct {
-		Name  string `yaml:"name"`
+		Name  string  `yaml:"name"`
 		Rules []qRule `yaml:"rules"`
 	}
 	var groups []qGroup
