@@ -1,0 +1,292 @@
+package simulator
+
+import (
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
+)
+
+// Handler executes the IPMI commands the LAN side does not own (every
+// command except session setup and Send Message). *model.BMC satisfies it.
+type Handler interface {
+	Handle(target wire.Target, netFn wire.NetFn, cmd uint8, data []byte, priv wire.PrivilegeLevel) (wire.CompletionCode, []byte)
+}
+
+// maxDatagram bounds what a BMC reads: every legitimate IPMI LAN request
+// is far smaller (IPMI caps LAN messages near 256 bytes), so a longer
+// datagram is cut and then fails to decode.
+const maxDatagram = 1024
+
+// BMC is one simulated BMC's LAN side: its socket, session table, faults
+// and counters. Model returns the state machine behind it.
+type BMC struct {
+	index   int
+	cfg     *BMCConfig // shared by the fleet, read-only
+	handler Handler
+	clock   func() time.Time
+	guid    [16]byte
+
+	counters *Counters
+	faults   atomic.Pointer[Faults]
+
+	conn *net.UDPConn
+	addr netip.AddrPort
+
+	mu               sync.Mutex // guards everything below
+	sessions         []*session
+	lastHandle       uint8
+	rng              *rand.Rand // protocol values: session IDs, randoms, IVs
+	faultRNG         *rand.Rand // fault decisions
+	unreachableUntil time.Time
+	// Scratch buffers for building replies, grown on first use so idle
+	// BMCs of a large fleet carry none.
+	msgScratch []byte
+	respData   []byte
+
+	sendMu  sync.Mutex
+	closed  bool
+	pending map[*time.Timer]struct{} // delayed replies not yet sent
+	wg      sync.WaitGroup           // serve loop and delayed replies
+}
+
+// newBMC builds a BMC without a socket. seed and index select its random
+// streams.
+func newBMC(index int, cfg *BMCConfig, h Handler, clock func() time.Time, seed int64) *BMC {
+	b := &BMC{
+		index:    index,
+		cfg:      cfg,
+		handler:  h,
+		clock:    clock,
+		counters: newCounters(),
+		rng:      rand.New(rand.NewPCG(uint64(seed), uint64(index)<<1)),
+		faultRNG: rand.New(rand.NewPCG(uint64(seed), uint64(index)<<1|1)),
+	}
+	b.faults.Store(&Faults{})
+	b.guid = b.systemGUID()
+	return b
+}
+
+// systemGUID asks the handler for Get System GUID so RAKP2 carries the
+// same GUID the BMC reports; without one it derives a GUID from the seed.
+func (b *BMC) systemGUID() [16]byte {
+	var g [16]byte
+	cc, data := b.handler.Handle(wire.Target{}, wire.NetFnApp, 0x37, nil, wire.PrivilegeUser)
+	if cc == wire.CCOK && len(data) >= 16 {
+		copy(g[:], data)
+		return g
+	}
+	binary.LittleEndian.PutUint64(g[:], b.rng.Uint64())
+	binary.LittleEndian.PutUint64(g[8:], b.rng.Uint64())
+	return g
+}
+
+// Index is the BMC's position in its fleet.
+func (b *BMC) Index() int { return b.index }
+
+// Addr is the UDP address the BMC listens on.
+func (b *BMC) Addr() netip.AddrPort { return b.addr }
+
+// Faults returns the BMC's current faults.
+func (b *BMC) Faults() Faults { return *b.faults.Load() }
+
+// SetFaults replaces the BMC's faults; it takes effect with the next packet.
+func (b *BMC) SetFaults(f Faults) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	b.faults.Store(&f)
+	return nil
+}
+
+// Reboot drops every session, as a BMC reset does. With unreachable > 0
+// the BMC also ignores all packets for that long, as while it boots.
+func (b *BMC) Reboot(unreachable time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, s := range b.sessions {
+		if s.occupiesSlot() {
+			b.counters.SessionsDropped.Add(1)
+		}
+	}
+	clear(b.sessions)
+	b.sessions = b.sessions[:0]
+	if unreachable > 0 {
+		b.unreachableUntil = b.clock().Add(unreachable)
+	} else {
+		b.unreachableUntil = time.Time{}
+	}
+}
+
+// Counters returns a snapshot of the BMC's counters.
+func (b *BMC) Counters() CounterSnapshot {
+	s := CounterSnapshot{Commands: map[string]uint64{}}
+	s.add(b.counters, b.ActiveSessions())
+	return s
+}
+
+// ActiveSessions is the number of sessions occupying a slot (after
+// expiring idle ones).
+func (b *BMC) ActiveSessions() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.expireSessions(b.clock())
+	return b.slotsUsed()
+}
+
+// SessionInfo describes one session for the control API.
+type SessionInfo struct {
+	Handle    uint8  `json:"handle"`
+	Protocol  string `json:"protocol"` // "ipmi15" or "rmcp+"
+	State     string `json:"state"`
+	User      string `json:"user"`
+	Privilege string `json:"privilege"`
+	Suite     *uint8 `json:"cipher_suite,omitempty"`
+	Remote    string `json:"remote"`
+	IdleFor   string `json:"idle_for"`
+}
+
+// Sessions lists the BMC's sessions.
+func (b *BMC) Sessions() []SessionInfo {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clock()
+	b.expireSessions(now)
+	out := make([]SessionInfo, 0, len(b.sessions))
+	for _, s := range b.sessions {
+		si := SessionInfo{Handle: s.handle, Protocol: "rmcp+", Privilege: s.priv.String(),
+			Remote: s.remote.String(), IdleFor: now.Sub(s.lastActivity).Round(time.Millisecond).String()}
+		if s.v15 {
+			si.Protocol = "ipmi15"
+		} else {
+			id := s.suite.ID
+			si.Suite = &id
+		}
+		if s.user != nil {
+			si.User = s.user.Name
+		}
+		si.State = [...]string{"opened", "rakp2_sent", "challenged", "active"}[s.state]
+		out = append(out, si)
+	}
+	return out
+}
+
+// respond runs one datagram through the faults and the protocol and
+// returns the reply to send after delay; ok is false when there is none.
+// The reply is built into dst.
+func (b *BMC) respond(pkt []byte, from netip.AddrPort, dst []byte) (reply []byte, delay time.Duration, ok bool) {
+	b.counters.PacketsIn.Add(1)
+	f := b.faults.Load()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clock()
+	if f.Silent || now.Before(b.unreachableUntil) || (f.Loss > 0 && b.faultRNG.Float64() < f.Loss) {
+		b.counters.FaultDrops.Add(1)
+		return nil, 0, false
+	}
+	reply = b.process(pkt, from, now, f, dst)
+	if reply == nil {
+		return nil, 0, false
+	}
+	if f.Garbage > 0 && b.faultRNG.Float64() < f.Garbage {
+		for i := range reply {
+			reply[i] = uint8(b.faultRNG.Uint32())
+		}
+		b.counters.FaultReplies.Add(1)
+	} else if f.Truncate > 0 && len(reply) > 1 && b.faultRNG.Float64() < f.Truncate {
+		reply = reply[:1+b.faultRNG.IntN(len(reply)-1)]
+		b.counters.FaultReplies.Add(1)
+	}
+	delay = f.Latency
+	if f.Jitter > 0 {
+		delay += time.Duration(b.faultRNG.Int64N(int64(2*f.Jitter)+1)) - f.Jitter
+	}
+	return reply, max(delay, 0), true
+}
+
+// serve reads datagrams until the socket is closed.
+func (b *BMC) serve() {
+	defer b.wg.Done()
+	buf := make([]byte, maxDatagram)
+	scratch := make([]byte, 0, 256)
+	for {
+		n, from, err := b.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// ICMP-induced errors (a console that went away) are
+			// reported on the next read; keep serving.
+			continue
+		}
+		reply, delay, ok := b.respond(buf[:n], from, scratch[:0])
+		if !ok {
+			continue
+		}
+		if delay > 0 {
+			b.sendLater(append([]byte(nil), reply...), from, delay)
+		} else {
+			b.send(reply, from)
+		}
+		if cap(reply) > cap(scratch) {
+			scratch = reply[:0]
+		}
+	}
+}
+
+func (b *BMC) send(p []byte, to netip.AddrPort) {
+	if _, err := b.conn.WriteToUDPAddrPort(p, to); err == nil {
+		b.counters.PacketsOut.Add(1)
+	}
+}
+
+// sendLater sends p after delay unless the BMC is closed first.
+func (b *BMC) sendLater(p []byte, to netip.AddrPort, delay time.Duration) {
+	b.sendMu.Lock()
+	defer b.sendMu.Unlock()
+	if b.closed {
+		return
+	}
+	if b.pending == nil {
+		b.pending = map[*time.Timer]struct{}{}
+	}
+	b.wg.Add(1)
+	var t *time.Timer
+	t = time.AfterFunc(delay, func() {
+		defer b.wg.Done()
+		b.sendMu.Lock()
+		_, live := b.pending[t]
+		delete(b.pending, t)
+		closed := b.closed
+		b.sendMu.Unlock()
+		if live && !closed {
+			b.send(p, to)
+		}
+	})
+	b.pending[t] = struct{}{}
+}
+
+// close stops the serve loop and discards delayed replies.
+func (b *BMC) close() error {
+	b.sendMu.Lock()
+	b.closed = true
+	for t := range b.pending {
+		if t.Stop() {
+			b.wg.Done()
+		}
+		delete(b.pending, t)
+	}
+	b.sendMu.Unlock()
+	var err error
+	if b.conn != nil {
+		err = b.conn.Close()
+	}
+	b.wg.Wait()
+	return err
+}

@@ -1,0 +1,163 @@
+package simulator
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Faults are the misbehaviours a simulated BMC can be told to show. The
+// zero value is a well-behaved BMC. Probabilities are in [0, 1] and are
+// drawn from the BMC's seeded fault generator, so a run with the same seed
+// and the same packet sequence misbehaves the same way.
+type Faults struct {
+	// Latency is added before every reply; Jitter adds a uniformly drawn
+	// ±Jitter on top (the total never goes below zero).
+	Latency time.Duration `json:"latency,omitempty"`
+	Jitter  time.Duration `json:"jitter,omitempty"`
+	// Loss is the probability that an incoming packet is dropped unseen.
+	Loss float64 `json:"loss,omitempty"`
+	// Silent drops every incoming packet (a BMC that stopped answering).
+	Silent bool `json:"silent,omitempty"`
+	// Garbage is the probability that a reply is replaced by random bytes
+	// of the same length.
+	Garbage float64 `json:"garbage,omitempty"`
+	// Truncate is the probability that a reply is cut short at a random
+	// length.
+	Truncate float64 `json:"truncate,omitempty"`
+	// SessionsFull makes every Open Session and Activate Session fail
+	// as if the session table were full.
+	SessionsFull bool `json:"sessions_full,omitempty"`
+
+	// Vendor quirks of the LAN side.
+
+	// AESPadFullBlock pads an encrypted payload that is already
+	// block-aligned with a whole extra block (pad length 16) instead of
+	// none, as some firmwares do.
+	AESPadFullBlock bool `json:"aes_pad_full_block,omitempty"`
+	// RAKP2ZeroTag answers RAKP1 with message tag 0 instead of echoing the
+	// console's tag.
+	RAKP2ZeroTag bool `json:"rakp2_zero_tag,omitempty"`
+}
+
+// Validate reports values out of range.
+func (f Faults) Validate() error {
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"loss", f.Loss}, {"garbage", f.Garbage}, {"truncate", f.Truncate}} {
+		if p.v < 0 || p.v > 1 || p.v != p.v {
+			return fmt.Errorf("fault %s=%v: want a probability in [0, 1]", p.name, p.v)
+		}
+	}
+	if f.Latency < 0 || f.Jitter < 0 {
+		return fmt.Errorf("fault latency %s / jitter %s: must not be negative", f.Latency, f.Jitter)
+	}
+	return nil
+}
+
+// FaultKeys documents the keys ParseFaults accepts, in order.
+const FaultKeys = "latency=DUR, jitter=DUR, loss=P, silent, garbage[=P], truncate[=P], sessions_full, " +
+	"aes_pad_full_block, rakp2_zero_tag, sdr_max_read=N, empty_reading_for_absent"
+
+// FaultSpec is a parsed --faults string: the LAN-side Faults and the
+// model quirks it names.
+type FaultSpec struct {
+	Faults Faults
+	// SDRMaxRead, when > 0, makes Get SDR answer 0xCA for reads longer
+	// than that many bytes.
+	SDRMaxRead int
+	// EmptyReadingForAbsent answers Get Sensor Reading of absent sensors
+	// with an empty reply instead of 0xCB.
+	EmptyReadingForAbsent bool
+}
+
+// ParseFaults parses a comma-separated list like
+// "loss=0.3,latency=500ms,jitter=50ms,garbage". A flag without a value
+// means true, or probability 1.
+func ParseFaults(s string) (FaultSpec, error) {
+	var spec FaultSpec
+	f := &spec.Faults
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		key, val, hasVal := strings.Cut(item, "=")
+		key = strings.ToLower(strings.TrimSpace(key))
+		val = strings.TrimSpace(val)
+		prob := func(dst *float64) error {
+			if !hasVal {
+				*dst = 1
+				return nil
+			}
+			v, err := strconv.ParseFloat(val, 64)
+			if err != nil {
+				return fmt.Errorf("fault %s=%q: %w", key, val, err)
+			}
+			*dst = v
+			return nil
+		}
+		flag := func(dst *bool) error {
+			if !hasVal {
+				*dst = true
+				return nil
+			}
+			v, err := strconv.ParseBool(val)
+			if err != nil {
+				return fmt.Errorf("fault %s=%q: %w", key, val, err)
+			}
+			*dst = v
+			return nil
+		}
+		dur := func(dst *time.Duration) error {
+			v, err := time.ParseDuration(val)
+			if err != nil {
+				return fmt.Errorf("fault %s=%q: %w", key, val, err)
+			}
+			*dst = v
+			return nil
+		}
+		var err error
+		switch key {
+		case "latency":
+			err = dur(&f.Latency)
+		case "jitter":
+			err = dur(&f.Jitter)
+		case "loss":
+			if !hasVal {
+				return spec, fmt.Errorf("fault loss needs a probability, e.g. loss=0.3")
+			}
+			err = prob(&f.Loss)
+		case "silent":
+			err = flag(&f.Silent)
+		case "garbage":
+			err = prob(&f.Garbage)
+		case "truncate", "truncated":
+			err = prob(&f.Truncate)
+		case "sessions_full":
+			err = flag(&f.SessionsFull)
+		case "aes_pad_full_block":
+			err = flag(&f.AESPadFullBlock)
+		case "rakp2_zero_tag":
+			err = flag(&f.RAKP2ZeroTag)
+		case "sdr_max_read":
+			spec.SDRMaxRead, err = strconv.Atoi(val)
+			if err == nil && (spec.SDRMaxRead < 0 || spec.SDRMaxRead > 255) {
+				err = fmt.Errorf("fault sdr_max_read=%d: want 0-255", spec.SDRMaxRead)
+			}
+		case "empty_reading_for_absent":
+			err = flag(&spec.EmptyReadingForAbsent)
+		default:
+			return spec, fmt.Errorf("unknown fault %q (known: %s)", key, FaultKeys)
+		}
+		if err != nil {
+			return spec, err
+		}
+	}
+	if err := f.Validate(); err != nil {
+		return spec, err
+	}
+	return spec, nil
+}
