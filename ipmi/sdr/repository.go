@@ -256,6 +256,9 @@ func (w *walker) walk(ctx context.Context) (*Repository, error) {
 	repo := &Repository{Device: w.opts.Device, Info: w.info}
 	requested := make(map[uint16]bool)
 	seen := make(map[uint16]bool)
+	if w.info.RecordCount == 0 {
+		return repo, nil
+	}
 	id := command.FirstRecordID
 	for {
 		if err := ctx.Err(); err != nil {
@@ -267,6 +270,10 @@ func (w *walker) walk(ctx context.Context) (*Repository, error) {
 		}
 		requested[id] = true
 		raw, next, err := w.readRecord(ctx, id)
+		if id == command.FirstRecordID && wire.IsCompletionCode(err, wire.CCRequestedDataNotPresent) {
+			// The count said otherwise, but there is no first record.
+			return repo, nil
+		}
 		if err != nil {
 			return nil, err
 		}
