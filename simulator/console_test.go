@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"net/netip"
@@ -70,6 +71,9 @@ func (h *fakeHandler) Handle(target wire.Target, netFn wire.NetFn, cmd uint8, da
 		return wire.CCOK, append([]byte(nil), fakeDeviceID...)
 	case netFn == wire.NetFnApp && cmd == 0x37:
 		return wire.CCOK, append([]byte(nil), fakeGUID[:]...)
+	case netFn == wire.NetFnOEMGroup && cmd == 0x01 && len(data) == 1:
+		// Test hook: a response of data[0] bytes.
+		return wire.CCOK, bytes.Repeat([]byte{0x5A}, int(data[0]))
 	case netFn == wire.NetFnChassis && cmd == 0x02:
 		if priv < wire.PrivilegeOperator {
 			return wire.CCInsufficientPrivilege, nil

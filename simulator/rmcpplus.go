@@ -385,8 +385,11 @@ func (b *BMC) rakp3(payload []byte, now time.Time, f *Faults, dst []byte) []byte
 	resp.ConsoleSessionID = s.consoleID
 	if m.Status != wire.RAKPStatusOK {
 		// The console rejected RAKP2 (typically: wrong password on its
-		// side) and tells the BMC so; there is nothing to answer.
-		b.failHandshake(s)
+		// side) and tells the BMC so; there is nothing to answer. An
+		// unauthenticated packet must not end an active session.
+		if s.state == stateRAKP2Sent {
+			b.failHandshake(s)
+		}
 		return nil
 	}
 	// An active session takes a retransmitted RAKP3 (its RAKP4 was lost)
