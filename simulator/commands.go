@@ -17,6 +17,10 @@ const (
 	ccInvalidSessionHandle wire.CompletionCode = 0x88
 )
 
+// ccNAKOnWrite is Send Message's "NAK on write" completion code: the
+// target did not acknowledge the bridged request (IPMI v2.0 table 22-10).
+const ccNAKOnWrite wire.CompletionCode = 0x83
+
 // maxBridgeDepth bounds nested Send Message (double bridging is the most
 // any client uses).
 const maxBridgeDepth = 2
@@ -290,6 +294,11 @@ func (b *BMC) sendMessage(s *session, data []byte, depth int) (wire.CompletionCo
 		cc, out = b.sendMessage(s, inner.Data, depth+1)
 	} else {
 		target := wire.Target{Channel: req.Channel, Addr: inner.RsAddr, LUN: inner.RsLUN}
+		if cc, ok := b.handler.(controllerChecker); ok && !cc.HasController(target) {
+			// Nobody acknowledges the address on the bus: Send
+			// Message itself fails, as on real BMCs.
+			return ccNAKOnWrite, nil
+		}
 		cc, out = b.handler.Handle(target, inner.NetFn, inner.Cmd, inner.Data, s.priv)
 	}
 	resp := command.IPMBResponse{

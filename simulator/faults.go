@@ -161,3 +161,40 @@ func ParseFaults(s string) (FaultSpec, error) {
 	}
 	return spec, nil
 }
+
+// String renders f in ParseFaults syntax ("" for no faults).
+func (f Faults) String() string {
+	var parts []string
+	add := func(cond bool, s string) {
+		if cond {
+			parts = append(parts, s)
+		}
+	}
+	add(f.Latency != 0, "latency="+f.Latency.String())
+	add(f.Jitter != 0, "jitter="+f.Jitter.String())
+	add(f.Loss != 0, "loss="+strconv.FormatFloat(f.Loss, 'g', -1, 64))
+	add(f.Silent, "silent")
+	add(f.Garbage != 0, "garbage="+strconv.FormatFloat(f.Garbage, 'g', -1, 64))
+	add(f.Truncate != 0, "truncate="+strconv.FormatFloat(f.Truncate, 'g', -1, 64))
+	add(f.SessionsFull, "sessions_full")
+	add(f.AESPadFullBlock, "aes_pad_full_block")
+	add(f.RAKP2ZeroTag, "rakp2_zero_tag")
+	return strings.Join(parts, ",")
+}
+
+// String renders s in ParseFaults syntax.
+func (s FaultSpec) String() string {
+	out := s.Faults.String()
+	add := func(cond bool, p string) {
+		if !cond {
+			return
+		}
+		if out != "" {
+			out += ","
+		}
+		out += p
+	}
+	add(s.SDRMaxRead != 0, "sdr_max_read="+strconv.Itoa(s.SDRMaxRead))
+	add(s.EmptyReadingForAbsent, "empty_reading_for_absent")
+	return out
+}
