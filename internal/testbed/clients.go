@@ -170,7 +170,10 @@ func FreeIPMIArgs(tool string, o ClientOptions, args ...string) []string {
 	if w != "" && w != "none" {
 		a = append(a, "-W", w)
 	}
-	a = append(a, "--session-timeout=10000", "--retransmission-timeout=1000")
+	// ipmi_sim repeats its first IPMI 1.5 outbound sequence number (see
+	// docs/bmc-quirks.md): FreeIPMI drops that reply and retransmits, so keep
+	// the retransmission timeout short.
+	a = append(a, "--session-timeout=10000", "--retransmission-timeout=500")
 	switch tool {
 	case "ipmi-sensors", "ipmi-sel", "ipmimonitoring":
 		a = append(a, "--sdr-cache-directory="+o.SDRCacheDir, "--quiet-cache")
