@@ -448,38 +448,53 @@ func (b *BMC) Sensors() []SensorSnapshot {
 	defer b.mu.Unlock()
 	out := make([]SensorSnapshot, len(b.p.sensors))
 	for i := range b.p.sensors {
-		d := &b.p.sensors[i]
-		r := b.readingLocked(d, t)
-		s := SensorSnapshot{
-			Name:      d.name,
-			Number:    d.addr.number,
-			Owner:     wire.Target{Channel: d.addr.channel, Addr: d.addr.addr, LUN: d.addr.lun},
-			Type:      d.sensorType,
-			TypeName:  d.sensorType.String(),
-			EventType: d.eventType,
-			Record:    d.record,
-			Available: !r.unavailable && !d.absent,
-			Absent:    d.absent,
-			Raw:       r.raw,
-			Value:     r.value,
-		}
-		switch d.kind {
-		case kindThreshold:
-			s.Unit = d.units.String()
-			s.Status = command.ThresholdMask(r.states)
-			s.Thresholds = d.thresholdSpec()
-			s.Severity = sdr.ThresholdStatusSeverity(s.Status)
-		case kindDiscrete, kindEventOnly:
-			s.States = b.sensorStates(d)
-			s.Severity = sdr.DiscreteSeverity(d.sensorType, d.eventType, s.States)
-		}
-		if !s.Available && d.kind != kindEventOnly {
-			s.Severity = sdr.Unknown
-		}
-		s.SeverityName = s.Severity.String()
-		out[i] = s
+		out[i] = b.snapshotLocked(&b.p.sensors[i], t)
 	}
 	return out
+}
+
+// Sensor returns one sensor's current state.
+func (b *BMC) Sensor(name string) (SensorSnapshot, error) {
+	d, err := b.sensorByName(name)
+	if err != nil {
+		return SensorSnapshot{}, err
+	}
+	t := b.clock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.snapshotLocked(d, t), nil
+}
+
+func (b *BMC) snapshotLocked(d *sensorDef, t time.Time) SensorSnapshot {
+	r := b.readingLocked(d, t)
+	s := SensorSnapshot{
+		Name:      d.name,
+		Number:    d.addr.number,
+		Owner:     wire.Target{Channel: d.addr.channel, Addr: d.addr.addr, LUN: d.addr.lun},
+		Type:      d.sensorType,
+		TypeName:  d.sensorType.String(),
+		EventType: d.eventType,
+		Record:    d.record,
+		Available: !r.unavailable && !d.absent,
+		Absent:    d.absent,
+		Raw:       r.raw,
+		Value:     r.value,
+	}
+	switch d.kind {
+	case kindThreshold:
+		s.Unit = d.units.String()
+		s.Status = command.ThresholdMask(r.states)
+		s.Thresholds = d.thresholdSpec()
+		s.Severity = sdr.ThresholdStatusSeverity(s.Status)
+	case kindDiscrete, kindEventOnly:
+		s.States = b.sensorStates(d)
+		s.Severity = sdr.DiscreteSeverity(d.sensorType, d.eventType, s.States)
+	}
+	if !s.Available && d.kind != kindEventOnly {
+		s.Severity = sdr.Unknown
+	}
+	s.SeverityName = s.Severity.String()
+	return s
 }
 
 // thresholdSpec returns the readable thresholds as clients decode them.

@@ -710,6 +710,14 @@ func compileFull(s *SensorSpec, d *sensorDef, hdr sdr.Header, id sdr.IDString) (
 			return nil, fmt.Errorf("base %g outside [min %g, max %g]", s.Base, s.Min, s.Max)
 		}
 	}
+	if s.Factors != nil && s.Min < s.Max {
+		// Explicit factors must still cover the declared range.
+		lo, hi, ok := convertibleRange(&conv)
+		tol := 1e-9 * math.Max(math.Abs(s.Min), math.Abs(s.Max))
+		if !ok || s.Min < lo-tol || s.Max > hi+tol {
+			return nil, fmt.Errorf("factors represent [%g, %g], not [min %g, max %g]", lo, hi, s.Min, s.Max)
+		}
+	}
 	raw := func(what string, v float64) (uint8, error) {
 		r, err := conv.Raw(v)
 		if err != nil {
@@ -786,6 +794,18 @@ func compileFull(s *SensorSpec, d *sensorDef, hdr sdr.Header, id sdr.IDString) (
 	d.conv = conv
 	d.thresholds = f.Thresholds()
 	return f, nil
+}
+
+// convertibleRange returns the smallest and largest value any raw reading
+// converts to.
+func convertibleRange(c *sdr.Conversion) (lo, hi float64, ok bool) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for raw := 0; raw <= 0xFF; raw++ {
+		if v, good := c.Value(uint8(raw)); good {
+			lo, hi, ok = math.Min(lo, v), math.Max(hi, v), true
+		}
+	}
+	return lo, hi, ok
 }
 
 func compileFRU(f *FRUSpec, recordID uint16) (*sdr.FRUDeviceLocator, error) {

@@ -28,12 +28,18 @@ const (
 
 var errRange = errors.New("range cannot be represented by SDR factors")
 
+// roundTolerance is how much coarser than the finest possible step a
+// rounder M may be: 0.5 °C steps instead of 0.499, 100 RPM instead of 99.
+const roundTolerance = 0.02
+
 // SolveFactors chooses M, B, RExp and BExp so that every value in
 // [lo, hi] lies between the values of the smallest and the largest raw
-// count of format, with the smallest step (finest resolution) the 10-bit
-// M and 4-bit exponent fields allow. Among offsets that fit it takes the
-// roundest (coarsest exponent), and 0 when possible, so the factors look
-// like a real BMC's. The factors are for linearization "linear".
+// count of format, with nearly the smallest step (finest resolution) the
+// 10-bit M and 4-bit exponent fields allow: a step up to 2% coarser is
+// taken when it makes M rounder (5×10⁻¹ rather than 499×10⁻³). Among
+// offsets that fit it takes the roundest (coarsest exponent), and 0 when
+// possible, so the factors look like a real BMC's. The factors are for
+// linearization "linear".
 func SolveFactors(lo, hi float64, format sdr.AnalogFormat) (command.ReadingFactors, error) {
 	if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
 		return command.ReadingFactors{}, fmt.Errorf("range [%g, %g]: %w", lo, hi, errRange)
@@ -46,8 +52,12 @@ func SolveFactors(lo, hi float64, format sdr.AnalogFormat) (command.ReadingFacto
 	}
 	rawLo, rawHi := rawRange(format)
 	rawSpan := float64(rawHi - rawLo)
-	var best command.ReadingFactors
-	bestStep, found := 0.0, false
+	type candidate struct {
+		f    command.ReadingFactors
+		step float64
+	}
+	var cands []candidate
+	bestStep := math.Inf(1)
 	for rexp := expMin; rexp <= expMax; rexp++ {
 		scale := math.Pow10(rexp)
 		ideal := (hi - lo) / rawSpan / scale
@@ -67,9 +77,21 @@ func SolveFactors(lo, hi float64, format sdr.AnalogFormat) (command.ReadingFacto
 		if !ok {
 			continue
 		}
-		if step := float64(m) * scale; !found || step < bestStep {
-			best = command.ReadingFactors{M: int16(m), B: int16(b), RExp: int8(rexp), BExp: int8(bexp)}
-			bestStep, found = step, true
+		step := float64(m) * scale
+		cands = append(cands, candidate{
+			f:    command.ReadingFactors{M: int16(m), B: int16(b), RExp: int8(rexp), BExp: int8(bexp)},
+			step: step,
+		})
+		bestStep = math.Min(bestStep, step)
+	}
+	// Candidates come in ascending RExp, so the last one within
+	// roundTolerance of the finest step has the fewest significant
+	// digits in M.
+	found := false
+	var best command.ReadingFactors
+	for _, c := range cands {
+		if c.step <= bestStep*(1+roundTolerance) {
+			best, found = c.f, true
 		}
 	}
 	if !found {
