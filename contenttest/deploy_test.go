@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,6 +61,10 @@ func parseUnit(t *testing.T, path string) unitFile {
 func TestSystemdUnit(t *testing.T) {
 	path := repoPath("deploy", "systemd", "ipmi_fleet_exporter.service")
 	u := parseUnit(t, path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc := u["Service"]
 	if svc == nil || u["Unit"] == nil || u["Install"] == nil {
 		t.Fatalf("want [Unit], [Service] and [Install] sections, got %v", u)
@@ -94,7 +99,6 @@ func TestSystemdUnit(t *testing.T) {
 	// The password travels as a credential; the unit's comment tells the module where to find it.
 	for _, c := range svc["LoadCredential"] {
 		name, _, _ := strings.Cut(c, ":")
-		data, _ := os.ReadFile(path)
 		if !bytes.Contains(data, []byte("pass_file: /run/credentials/ipmi_fleet_exporter.service/"+name)) {
 			t.Errorf("LoadCredential %s: the unit's comment does not show the pass_file that reads it", name)
 		}
@@ -107,10 +111,6 @@ func TestSystemdUnit(t *testing.T) {
 		t.Skip("systemd-analyze is not installed: unit checked without systemd-analyze verify")
 	}
 	truePath, err := exec.LookPath("true")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -576,12 +576,62 @@ func TestDockerfile(t *testing.T) {
 	if !slices.Contains(patterns, ".git") {
 		t.Error(".dockerignore does not exclude .git")
 	}
-	for _, needed := range []string{"go.mod", "go.sum", "main.go", "config/config.go", "ipmi/wire"} {
-		for _, p := range patterns {
-			first, _, _ := strings.Cut(needed, "/")
-			if ok, _ := filepath.Match(p, needed); ok || p == first {
-				t.Errorf(".dockerignore pattern %q excludes %s, which the build needs", p, needed)
+	// Needed: go.mod, go.sum, the top directory's Go files and every file in the other directories
+	// of Go sources (their go:embed files too).
+	needed := []string{"go.mod", "go.sum"}
+	err = filepath.WalkDir(RepoDir(), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" || d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		if filepath.Dir(path) == RepoDir() {
+			// The top directory holds the Dockerfile and documents too: only its Go files count.
+			needed = append(needed, filepath.Base(path))
+			return nil
+		}
+		entries, err := os.ReadDir(filepath.Dir(path))
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if !e.IsDir() {
+				rel, _ := filepath.Rel(RepoDir(), filepath.Join(filepath.Dir(path), e.Name()))
+				needed = append(needed, rel)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	excluded := map[string]bool{}
+	for _, f := range needed {
+		for _, p := range patterns {
+			if excluded[f] || !dockerignoreMatches(p, f) {
+				continue
+			}
+			excluded[f] = true
+			t.Errorf(".dockerignore pattern %q excludes %s, which the build needs", p, f)
+		}
+	}
+}
+
+// dockerignoreMatches reports whether a .dockerignore pattern (without negation) excludes rel: the
+// pattern matches the path or one of its parent directories.
+func dockerignoreMatches(pattern, rel string) bool {
+	pattern = strings.TrimPrefix(pattern, "/")
+	for p := rel; p != "." && p != ""; p = filepath.Dir(p) {
+		if ok, _ := filepath.Match(pattern, p); ok {
+			return true
+		}
+	}
+	return false
 }
