@@ -1,0 +1,266 @@
+// Package exporter serves one scrape of one BMC over HTTP
+// (/ipmi?target=HOST[:PORT]&module=NAME), the http_sd target list (/sd),
+// and ties the config store, the session pool and the collectors together.
+package exporter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/collector"
+	"github.com/ipmifleet/ipmi_fleet_exporter/config"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi"
+	"github.com/ipmifleet/ipmi_fleet_exporter/pool"
+)
+
+// Dialer opens a session to a BMC with a module's credentials.
+type Dialer func(ctx context.Context, addr string, m *config.Module) (ipmi.Transport, error)
+
+// Options configures an Exporter.
+type Options struct {
+	Store *config.Store
+	Pool  *pool.Pool
+	Dial  Dialer
+	// IsSessionBroken reports errors after which the pooled session is
+	// dropped and the next scrape opens a new one.
+	IsSessionBroken func(error) bool
+	// TimeoutOffset is subtracted from Prometheus' scrape timeout header,
+	// leaving time to encode and send the response.
+	TimeoutOffset time.Duration
+	// Resolver resolves target host names for allowed_targets CIDRs; nil
+	// uses net.DefaultResolver.
+	Resolver *net.Resolver
+	Logger   log.Logger
+}
+
+// Exporter is the /ipmi handler.
+type Exporter struct {
+	opts Options
+}
+
+// New returns an Exporter.
+func New(opts Options) *Exporter {
+	if opts.Logger == nil {
+		opts.Logger = log.NewNopLogger()
+	}
+	if opts.Resolver == nil {
+		opts.Resolver = net.DefaultResolver
+	}
+	return &Exporter{opts: opts}
+}
+
+// MaxQueryLength bounds the query string of a scrape request. Targets and
+// module names are short; anything longer is refused before any work.
+const MaxQueryLength = 4096
+
+// badRequest answers 400 with a one-line reason.
+func badRequest(w http.ResponseWriter, format string, args ...any) {
+	http.Error(w, fmt.Sprintf(format, args...), http.StatusBadRequest)
+}
+
+// ServeHTTP scrapes the BMC named by the target parameter.
+func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if len(r.URL.RawQuery) > MaxQueryLength {
+		badRequest(w, "query string is %d bytes, at most %d are accepted", len(r.URL.RawQuery), MaxQueryLength)
+		return
+	}
+	q, err := parseQuery(r.URL.RawQuery)
+	if err != nil {
+		badRequest(w, "%v", err)
+		return
+	}
+	cfg := x.opts.Store.Current()
+	moduleName := q.Get("module")
+	if moduleName == "" {
+		moduleName = config.DefaultModuleName
+	}
+	m, ok := cfg.Module(moduleName)
+	if !ok {
+		badRequest(w, "unknown module %q", moduleName)
+		return
+	}
+	target := q.Get("target")
+	if target == "" {
+		badRequest(w, "'target' parameter is missing")
+		return
+	}
+	host, port, err := config.ParseTarget(target)
+	if err != nil {
+		badRequest(w, "target %q: %v", target, err)
+		return
+	}
+	timeout := scrapeTimeout(r.Header, m.Timeout, x.opts.TimeoutOffset)
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+
+	addr, err := x.allowedAddr(ctx, m, host, port)
+	if err != nil {
+		badRequest(w, "%v", err)
+		return
+	}
+	logger := log.With(x.opts.Logger, "target", addr, "module", m.Name)
+	metrics := x.collect(ctx, addr, m, logger)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(constCollector(metrics))
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
+}
+
+// parseQuery is url.ParseQuery that refuses repeated target/module
+// parameters, which would otherwise silently pick the first.
+func parseQuery(raw string) (queryValues, error) {
+	v, err := parseValues(raw)
+	if err != nil {
+		return nil, fmt.Errorf("malformed query: %w", err)
+	}
+	for _, k := range []string{"target", "module"} {
+		if len(v[k]) > 1 {
+			return nil, fmt.Errorf("parameter %q given %d times", k, len(v[k]))
+		}
+	}
+	return v, nil
+}
+
+// allowedAddr checks the target against the module's allowed_targets
+// BEFORE anything is sent to it: a multi-target exporter that
+// authenticates to any host would hand that host the RAKP exchange it
+// needs to crack the password offline. Host names are resolved only when
+// the allow list needs addresses, and the scrape then uses the address
+// that was checked, so a name cannot resolve differently between the
+// check and the session.
+func (x *Exporter) allowedAddr(ctx context.Context, m *config.Module, host string, port uint16) (string, error) {
+	if err := m.TargetAllowed(host); err == nil {
+		return net.JoinHostPort(host, strconv.Itoa(int(port))), nil
+	} else if _, isIP := netip.ParseAddr(host); isIP == nil {
+		return "", err
+	}
+	// A host name that no glob allowed: CIDRs may still allow what it
+	// resolves to.
+	ips, rerr := x.opts.Resolver.LookupNetIP(ctx, "ip", host)
+	if rerr != nil {
+		return "", fmt.Errorf("target %q does not resolve: %v", host, rerr)
+	}
+	if err := m.TargetAllowedResolved(host, ips); err != nil {
+		return "", err
+	}
+	for _, ip := range ips {
+		if m.TargetAllowed(ip.Unmap().String()) == nil {
+			return net.JoinHostPort(ip.Unmap().String(), strconv.Itoa(int(port))), nil
+		}
+	}
+	return "", &config.TargetNotAllowedError{Target: host, Module: m.Name}
+}
+
+// collect runs one collection through the pool: concurrent scrapes of
+// the same target and module share it.
+func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, logger log.Logger) []prometheus.Metric {
+	key := pool.Key{Target: addr, Module: m.Name}
+	dial := func(ctx context.Context) (pool.Session, error) {
+		return x.opts.Dial(ctx, addr, m)
+	}
+	res, err := x.opts.Pool.Do(ctx, key, m.MaxSessions, dial, func(ctx context.Context, e *pool.Entry, ensure func(context.Context) error) (any, error) {
+		st, _ := e.State.(*entryState)
+		if st == nil || st.module != m {
+			// New entry, or the module changed on reload: start
+			// with fresh caches for the new settings.
+			st = &entryState{module: m, collector: collector.NewState()}
+			e.State = st
+		}
+		openErr := ensure(ctx)
+		t := &collector.Target{Module: m, State: st.collector, Logger: logger}
+		if openErr == nil {
+			if st.session != e.Session {
+				st.session = e.Session
+				st.client = ipmi.NewClient(e.Session.(ipmi.Transport))
+			}
+			t.Client = st.client
+		} else {
+			level.Warn(logger).Log("msg", "cannot open BMC session", "err", openErr)
+		}
+		metrics, broken := collector.Scrape(ctx, t, openErr, x.opts.IsSessionBroken)
+		if broken {
+			x.opts.Pool.Drop(e, "error")
+		}
+		return metrics, nil
+	})
+	if err != nil {
+		// The pool could not even start (shutting down, or no slot
+		// within the deadline): report every collector down.
+		level.Warn(logger).Log("msg", "scrape not run", "err", err)
+		metrics, _ := collector.Scrape(ctx, &collector.Target{Module: m, Logger: logger}, err, nil)
+		return metrics
+	}
+	return res.([]prometheus.Metric)
+}
+
+// entryState is what the exporter keeps in a pool entry.
+type entryState struct {
+	module    *config.Module
+	session   pool.Session
+	client    *ipmi.Client
+	collector *collector.State
+}
+
+// scrapeTimeout is Prometheus' scrape timeout (from the header it sends)
+// minus offset, capped by the module's timeout.
+func scrapeTimeout(h http.Header, moduleTimeout, offset time.Duration) time.Duration {
+	timeout := moduleTimeout
+	if v := h.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
+		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 {
+			d := time.Duration(secs*float64(time.Second)) - offset
+			if d < 100*time.Millisecond {
+				d = 100 * time.Millisecond
+			}
+			if d < timeout {
+				timeout = d
+			}
+		}
+	}
+	return timeout
+}
+
+// constCollector replays already collected metrics into a registry.
+type constCollector []prometheus.Metric
+
+func (c constCollector) Describe(chan<- *prometheus.Desc) {}
+func (c constCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range c {
+		ch <- m
+	}
+}
+
+// SDHandler serves the config's targets in the Prometheus http_sd format,
+// each group labelled with __param_module so a scrape config can pass it
+// on as is.
+func SDHandler(store *config.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		type group struct {
+			Targets []string          `json:"targets"`
+			Labels  map[string]string `json:"labels"`
+		}
+		cfg := store.Current()
+		groups := []group{}
+		for _, g := range cfg.Targets {
+			labels := map[string]string{"__param_module": g.Module}
+			for k, v := range g.Labels {
+				labels[k] = v
+			}
+			groups = append(groups, group{Targets: append([]string{}, g.Hosts...), Labels: labels})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if err := json.NewEncoder(w).Encode(groups); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+}

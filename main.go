@@ -1,0 +1,285 @@
+// Command ipmi_fleet_exporter is a Prometheus exporter for server BMCs over
+// the IPMI v2.0 LAN interface, built for fleets: long-lived RMCP+ sessions
+// per target, a cached SDR repository, and no subprocesses.
+//
+// This file holds flags, HTTP routes and wiring only.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	sloggokit "github.com/tjhop/slog-gokit"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/config"
+	"github.com/ipmifleet/ipmi_fleet_exporter/exporter"
+	"github.com/ipmifleet/ipmi_fleet_exporter/pool"
+)
+
+const exporterName = "ipmi_fleet_exporter"
+
+type flags struct {
+	configFile    string
+	logLevel      string
+	logFormat     string
+	demo          bool
+	demoCount     int
+	timeoutOffset time.Duration
+	maxInFlight   int
+	shutdownGrace time.Duration
+	web           *web.FlagConfig
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func parseFlags(args []string) (*flags, error) {
+	f := &flags{}
+	app := kingpin.New(exporterName, "Prometheus exporter for server BMCs over IPMI v2.0 LAN (RMCP+), built for fleets.")
+	app.Flag("config.file", "Path to the configuration file.").Default(exporterName + ".yml").StringVar(&f.configFile)
+	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").
+		Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
+	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").
+		Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
+	app.Flag("demo", "Serve simulated BMCs in-process and scrape them, ignoring --config.file.").BoolVar(&f.demo)
+	app.Flag("demo.bmcs", "Number of simulated BMCs in --demo.").Default("3").IntVar(&f.demoCount)
+	app.Flag("scrape.timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time to send the response.").
+		Default("500ms").DurationVar(&f.timeoutOffset)
+	app.Flag("scrape.max-in-flight", "Bound on BMC collections running at once across all targets (0 = unlimited).").
+		Default("512").IntVar(&f.maxInFlight)
+	app.Flag("web.shutdown-grace", "How long shutdown waits for running scrapes before closing sessions.").
+		Default("10s").DurationVar(&f.shutdownGrace)
+	f.web = kingpinflag.AddFlags(app, ":9290")
+	app.Version(version.Print(exporterName))
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(args); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func newLogger(f *flags, w *os.File) (log.Logger, *slog.Logger) {
+	var logger log.Logger
+	if f.logFormat == "json" {
+		logger = log.NewJSONLogger(log.NewSyncWriter(w))
+	} else {
+		logger = log.NewLogfmtLogger(log.NewSyncWriter(w))
+	}
+	logger = log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
+	var allow level.Option
+	var slogLevel slog.Level
+	switch f.logLevel {
+	case "debug":
+		allow, slogLevel = level.AllowDebug(), slog.LevelDebug
+	case "warn":
+		allow, slogLevel = level.AllowWarn(), slog.LevelWarn
+	case "error":
+		allow, slogLevel = level.AllowError(), slog.LevelError
+	default:
+		allow, slogLevel = level.AllowInfo(), slog.LevelInfo
+	}
+	logger = level.NewFilter(logger, allow)
+	// exporter-toolkit logs through slog; send it to the same go-kit logger.
+	return logger, slog.New(sloggokit.NewGoKitHandler(logger, slogLevel))
+}
+
+func run(args []string, stdout, stderr *os.File) int {
+	f, err := parseFlags(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", exporterName, err)
+		return 2
+	}
+	logger, slogger := newLogger(f, stderr)
+	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info())
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector(exporterName),
+	)
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+
+	var store *config.Store
+	var demo *demoFleet
+	if f.demo {
+		demo, err = startDemo(ctx, f.demoCount, logger)
+		if err != nil {
+			level.Error(logger).Log("msg", "cannot start the demo BMCs", "err", err)
+			return 1
+		}
+		defer demo.Close()
+		store, err = config.NewFixedStore(demo.Config, reg)
+	} else {
+		var warnings []config.Warning
+		store, warnings, err = config.NewStore(f.configFile, reg)
+		config.LogWarnings(logger, warnings)
+	}
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot load configuration", "err", err)
+		return 1
+	}
+
+	observer := newSessionMetrics(reg)
+	p := pool.New(pool.Options{
+		MaxInFlight: f.maxInFlight,
+		IdleTimeout: minIdleTimeout(store.Current()),
+		Logger:      logger,
+	}, reg)
+	go p.Run(ctx, 15*time.Second)
+
+	x := exporter.New(exporter.Options{
+		Store:           store,
+		Pool:            p,
+		Dial:            newDialer(observer),
+		IsSessionBroken: isSessionBroken,
+		TimeoutOffset:   f.timeoutOffset,
+		Logger:          logger,
+	})
+
+	reload := func() error {
+		warnings, err := store.Reload()
+		config.LogWarnings(logger, warnings)
+		if err != nil {
+			level.Error(logger).Log("msg", "reload failed, keeping the previous configuration", "err", err)
+			return err
+		}
+		cfg := store.Current()
+		// Sessions for modules that are gone, or whose settings
+		// changed, are closed; they reopen on the next scrape.
+		closed := p.Retain(func(k pool.Key) bool {
+			m, ok := cfg.Module(k.Module)
+			return ok && m.TargetAllowed(hostOf(k.Target)) == nil
+		})
+		level.Info(logger).Log("msg", "configuration reloaded", "sessions_closed", closed)
+		return nil
+	}
+
+	mux := http.NewServeMux()
+	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	mux.Handle("/ipmi", x)
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		// ipmi_exporter compatibility: /metrics?target=… scrapes a BMC.
+		if r.URL.Query().Has("target") {
+			x.ServeHTTP(w, r)
+			return
+		}
+		metricsHandler.ServeHTTP(w, r)
+	})
+	mux.Handle("/sd", exporter.SDHandler(store))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "Healthy.") })
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "Ready.") })
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && r.Method != http.MethodPut {
+			w.Header().Set("Allow", "POST, PUT")
+			http.Error(w, "use POST to reload the configuration", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := reload(); err != nil {
+			http.Error(w, fmt.Sprintf("failed to reload config: %v", err), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "Reloaded.")
+	})
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "IPMI Fleet Exporter",
+		Description: "Prometheus exporter for server BMCs over IPMI v2.0 LAN",
+		Version:     version.Info(),
+		Form: web.LandingForm{
+			Action: "/ipmi",
+			Inputs: []web.LandingFormInput{
+				{Label: "Target", Type: "text", Name: "target", Placeholder: "BMC address[:port]"},
+				{Label: "Module", Type: "text", Name: "module", Value: "default"},
+			},
+		},
+		Links: []web.LandingLinks{
+			{Address: "/metrics", Text: "Exporter metrics"},
+			{Address: "/sd", Text: "Service discovery (http_sd)"},
+		},
+	})
+	if err != nil {
+		level.Error(logger).Log("msg", "landing page", "err", err)
+		return 1
+	}
+	mux.Handle("/", landing)
+
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		// A scrape can take up to the module timeout; writes must not be
+		// cut before it.
+		WriteTimeout: 5 * time.Minute,
+	}
+	if demo != nil {
+		demo.PrintUsage(stdout, f.web)
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- web.ListenAndServe(srv, f.web, slogger) }()
+
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	for {
+		select {
+		case err := <-serveErr:
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				level.Error(logger).Log("msg", "HTTP server failed", "err", err)
+				p.Close(context.Background())
+				return 1
+			}
+			return 0
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				_ = reload()
+				continue
+			}
+			level.Info(logger).Log("msg", "shutting down", "signal", sig)
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), f.shutdownGrace)
+			// Stop accepting scrapes and let running ones finish and
+			// write their whole response, then log out of every BMC.
+			if err := srv.Shutdown(shutdownCtx); err != nil {
+				level.Warn(logger).Log("msg", "HTTP shutdown", "err", err)
+			}
+			p.Close(shutdownCtx)
+			cancel()
+			level.Info(logger).Log("msg", "all BMC sessions closed")
+			return 0
+		}
+	}
+}
+
+// minIdleTimeout is the shortest idle timeout among the modules: the pool
+// applies one timeout to all sessions.
+func minIdleTimeout(cfg *config.Config) time.Duration {
+	var d time.Duration
+	for _, m := range cfg.Modules {
+		if m.IdleTimeout > 0 && (d == 0 || m.IdleTimeout < d) {
+			d = m.IdleTimeout
+		}
+	}
+	if d == 0 {
+		d = config.DefaultIdleTimeout
+	}
+	return d
+}
