@@ -1,0 +1,43 @@
+// Command udpdelay relays UDP between loopback ports, adding a round-trip
+// time: `udpdelay -listen 127.0.0.1:30000 -upstream 127.0.0.1:20000 -count 50 -rtt 5ms`.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/bench/udpdelay"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:30000", "first listen address")
+	upstream := flag.String("upstream", "127.0.0.1:20000", "first upstream address")
+	count := flag.Int("count", 1, "number of consecutive ports")
+	rtt := flag.Duration("rtt", 0, "round-trip time to add")
+	jitter := flag.Duration("jitter", 0, "extra random delay per direction, up to this")
+	flag.Parse()
+	l, err := netip.ParseAddrPort(*listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "udpdelay: -listen:", err)
+		os.Exit(2)
+	}
+	u, err := netip.ParseAddrPort(*upstream)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "udpdelay: -upstream:", err)
+		os.Exit(2)
+	}
+	r, err := udpdelay.Start(udpdelay.Config{Listen: l, Upstream: u, Count: *count, RTT: *rtt, Jitter: *jitter})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("udpdelay: ready: %d ports %s -> %s rtt=%s\n", *count, l, u, *rtt)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	r.Close()
+}
