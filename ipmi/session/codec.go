@@ -1,0 +1,282 @@
+package session
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/crypto"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
+)
+
+// openResult classifies an inbound datagram.
+type openResult int
+
+const (
+	// openOK: the datagram belongs to this session and passed every check.
+	openOK openResult = iota
+	// openDrop: not ours, forged, replayed, corrupt or undecodable.
+	openDrop
+	// openSessionless: an unauthenticated datagram outside any session
+	// (session ID 0). On an established session this is how some BMCs
+	// answer a request for a session they no longer know.
+	openSessionless
+)
+
+// codec turns IPMI messages into datagrams and back for one session
+// state. It is used under Session.mu only.
+type codec interface {
+	// seal appends to dst the datagram carrying the IPMI message msg,
+	// consuming the next outbound session sequence number.
+	seal(dst, msg []byte) ([]byte, error)
+	// open checks a datagram (authenticity, session ID, message
+	// checksums, replay) and returns the IPMI message it carries,
+	// decrypting in place: the message's data aliases b.
+	open(b []byte) (wire.Message, openResult)
+	// sessionID is the BMC's ID of the session, for Close Session; 0 when
+	// there is no session.
+	sessionID() uint32
+}
+
+// legacyPadLengths are IPMI v1.5 datagram lengths that some old NICs'
+// sideband filters mishandle; the spec (IPMI v1.5 section 12.4, "legacy
+// PAD") has the sender add one zero byte to such datagrams, as ipmitool
+// does.
+func legacyPad(b []byte) []byte {
+	switch len(b) {
+	case 56, 84, 112, 128, 156:
+		return append(b, 0)
+	}
+	return b
+}
+
+// sessionless15 sends and receives IPMI messages outside a session in the
+// IPMI v1.5 format (auth type none, session ID and sequence 0). The
+// pre-session commands go this way even for RMCP+: ipmi_sim ignores
+// Get Channel Cipher Suites in the RMCP+ format with session ID 0
+// (docs/bmc-quirks.md), and every BMC accepts the v1.5 form.
+type sessionless15 struct{}
+
+func (sessionless15) sessionID() uint32 { return 0 }
+
+func (sessionless15) seal(dst, msg []byte) ([]byte, error) {
+	dst = wire.IPMIRMCPHeader.AppendTo(dst)
+	h := wire.Session15Header{AuthType: wire.AuthTypeNone, PayloadLength: uint8(len(msg))}
+	dst = h.AppendTo(dst)
+	return legacyPad(append(dst, msg...)), nil
+}
+
+func (sessionless15) open(b []byte) (wire.Message, openResult) {
+	m, ok := sessionlessMessage(b)
+	if !ok {
+		return m, openDrop
+	}
+	return m, openOK
+}
+
+// sessionlessMessage returns the IPMI message of a datagram sent outside
+// any session, in either format: v1.5 with session ID 0, or RMCP+ with
+// session ID 0, unauthenticated and unencrypted.
+func sessionlessMessage(b []byte) (wire.Message, bool) {
+	if len(b) < wire.RMCPHeaderSize+1 || b[0] != wire.RMCPVersion1 || b[3] != wire.RMCPClassIPMI {
+		return wire.Message{}, false
+	}
+	body := b[wire.RMCPHeaderSize:]
+	var payload []byte
+	if wire.AuthType(body[0]) == wire.AuthTypeRMCPPlus {
+		h, p, _, err := wire.DecodeSessionV2Header(body)
+		if err != nil || h.SessionID != 0 || h.PayloadType != wire.PayloadIPMI || h.Authenticated || h.Encrypted {
+			return wire.Message{}, false
+		}
+		payload = p
+	} else {
+		h, p, err := wire.DecodeSession15Header(body)
+		if err != nil || h.SessionID != 0 {
+			return wire.Message{}, false
+		}
+		payload = p
+	}
+	m, err := wire.DecodeMessage(payload)
+	return m, err == nil
+}
+
+// v2Codec is an established RMCP+ session.
+type v2Codec struct {
+	consoleID, bmcID uint32
+	outSeq           uint32
+	integrity        crypto.Integrity // nil: integrity none
+	aes              *crypto.AESCBC128
+	window           seqWindow
+}
+
+func (c *v2Codec) sessionID() uint32 { return c.bmcID }
+
+func (c *v2Codec) seal(dst, msg []byte) ([]byte, error) {
+	start := len(dst)
+	dst = wire.IPMIRMCPHeader.AppendTo(dst)
+	h := wire.SessionV2Header{
+		PayloadType:   wire.PayloadIPMI,
+		Encrypted:     c.aes != nil,
+		Authenticated: c.integrity != nil,
+		SessionID:     c.bmcID,
+		Sequence:      c.outSeq,
+	}
+	// The session sequence number is never reused: a retransmit is a new
+	// packet (IPMI v2.0 section 6.12.13). 0 marks pre-session packets and
+	// is skipped on wrap.
+	c.outSeq++
+	if c.outSeq == 0 {
+		c.outSeq = 1
+	}
+	sessionStart := len(dst)
+	dst = h.AppendTo(dst)
+	payloadStart := len(dst)
+	if c.aes != nil {
+		var err error
+		if dst, err = c.aes.AppendEncrypt(dst, msg, rand.Reader); err != nil {
+			return dst[:start], err
+		}
+	} else {
+		dst = append(dst, msg...)
+	}
+	binary.LittleEndian.PutUint16(dst[payloadStart-2:], uint16(len(dst)-payloadStart))
+	if c.integrity != nil {
+		dst = wire.AppendIntegrityPad(dst, sessionStart)
+		dst = c.integrity.AppendAuthCode(dst, dst[sessionStart:])
+	}
+	return dst, nil
+}
+
+func (c *v2Codec) open(b []byte) (wire.Message, openResult) {
+	var none wire.Message
+	if len(b) < wire.RMCPHeaderSize+12 || b[0] != wire.RMCPVersion1 || b[3] != wire.RMCPClassIPMI {
+		return none, openDrop
+	}
+	body := b[wire.RMCPHeaderSize:]
+	if wire.AuthType(body[0]) != wire.AuthTypeRMCPPlus {
+		if m, ok := sessionlessMessage(b); ok {
+			return m, openSessionless
+		}
+		return none, openDrop
+	}
+	h, payload, rest, err := wire.DecodeSessionV2Header(body)
+	if err != nil {
+		return none, openDrop
+	}
+	if h.SessionID != c.consoleID {
+		if m, ok := sessionlessMessage(b); ok {
+			return m, openSessionless
+		}
+		return none, openDrop
+	}
+	if c.integrity != nil {
+		// Everything after the handshake must be authenticated: an
+		// unauthenticated packet naming our session is forged.
+		if !h.Authenticated {
+			return none, openDrop
+		}
+		code, err := wire.CheckIntegrityTrailer(rest, c.integrity.AuthCodeLen())
+		if err != nil {
+			return none, openDrop
+		}
+		signed := body[:len(body)-len(code)]
+		if !c.integrity.Verify(signed, code) {
+			return none, openDrop
+		}
+	} else if h.Authenticated || len(rest) != 0 {
+		return none, openDrop
+	}
+	if h.PayloadType != wire.PayloadIPMI || h.Sequence == 0 || h.Encrypted != (c.aes != nil) {
+		return none, openDrop
+	}
+	msg := payload
+	if c.aes != nil {
+		if msg, err = c.aes.Decrypt(payload); err != nil {
+			return none, openDrop
+		}
+	}
+	m, err := wire.DecodeMessage(msg)
+	// The replay window is updated only for a packet that passed every
+	// check, so a corrupt copy cannot burn the number of a good one.
+	if err != nil || !c.window.accept(h.Sequence) {
+		return none, openDrop
+	}
+	return m, openOK
+}
+
+// v15Codec is an IPMI v1.5 session (or, during Activate Session, the
+// temporary session of Get Session Challenge).
+type v15Codec struct {
+	id uint32
+	// outAuth is the auth type of outbound packets; inAuth what inbound
+	// ones must carry. With per-message authentication disabled both are
+	// none after activation (IPMI v2.0 section 22.13, status bit 4).
+	outAuth, inAuth wire.AuthType
+	password        []byte
+	outSeq          uint32
+	// outSeqFixed keeps outSeq as is (0 for Activate Session).
+	outSeqFixed bool
+	window      seqWindow
+	// noWindow skips the replay check: the Activate Session response
+	// carries the temporary session's numbering.
+	noWindow bool
+}
+
+func (c *v15Codec) sessionID() uint32 { return c.id }
+
+func (c *v15Codec) seal(dst, msg []byte) ([]byte, error) {
+	if len(msg) > 0xFF {
+		return dst, errTooLong
+	}
+	dst = wire.IPMIRMCPHeader.AppendTo(dst)
+	h := wire.Session15Header{AuthType: c.outAuth, Sequence: c.outSeq, SessionID: c.id, PayloadLength: uint8(len(msg))}
+	if c.outAuth != wire.AuthTypeNone {
+		code, err := crypto.AuthCode15(c.outAuth, c.password, c.id, c.outSeq, msg)
+		if err != nil {
+			return dst, err
+		}
+		h.AuthCode = code
+	}
+	if !c.outSeqFixed {
+		c.outSeq++
+		if c.outSeq == 0 {
+			c.outSeq = 1
+		}
+	}
+	dst = h.AppendTo(dst)
+	return legacyPad(append(dst, msg...)), nil
+}
+
+func (c *v15Codec) open(b []byte) (wire.Message, openResult) {
+	var none wire.Message
+	if len(b) < wire.RMCPHeaderSize+10 || b[0] != wire.RMCPVersion1 || b[3] != wire.RMCPClassIPMI {
+		return none, openDrop
+	}
+	body := b[wire.RMCPHeaderSize:]
+	if wire.AuthType(body[0]) == wire.AuthTypeRMCPPlus {
+		return none, openDrop
+	}
+	h, payload, err := wire.DecodeSession15Header(body)
+	if err != nil {
+		return none, openDrop
+	}
+	if h.SessionID != c.id {
+		if m, ok := sessionlessMessage(b); ok && h.AuthType == wire.AuthTypeNone {
+			return m, openSessionless
+		}
+		return none, openDrop
+	}
+	if h.AuthType != c.inAuth {
+		return none, openDrop
+	}
+	if h.AuthType != wire.AuthTypeNone {
+		want, err := crypto.AuthCode15(h.AuthType, c.password, h.SessionID, h.Sequence, payload)
+		if err != nil || !crypto.Equal(want[:], h.AuthCode[:]) {
+			return none, openDrop
+		}
+	}
+	m, err := wire.DecodeMessage(payload)
+	if err != nil || (!c.noWindow && !c.window.accept(h.Sequence)) {
+		return none, openDrop
+	}
+	return m, openOK
+}

@@ -1,0 +1,140 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/command"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
+)
+
+// Activate Session completion codes (IPMI v2.0 section 22.17).
+const (
+	ccActivateNoSessionSlot     wire.CompletionCode = 0x81
+	ccActivateNoSlotForUser     wire.CompletionCode = 0x82
+	ccActivateNoSlotForPriv     wire.CompletionCode = 0x83
+	ccActivateSeqOutOfRange     wire.CompletionCode = 0x84
+	ccActivateInvalidSessionID  wire.CompletionCode = 0x85
+	ccActivatePrivilegeExceeded wire.CompletionCode = 0x86
+)
+
+// Get Session Challenge completion codes (section 22.16).
+const (
+	ccChallengeInvalidUser      wire.CompletionCode = 0x81
+	ccChallengeNullUserDisabled wire.CompletionCode = 0x82
+)
+
+// handshakeLAN sets up an IPMI v1.5 session: Get Channel Authentication
+// Capabilities, Get Session Challenge, Activate Session, Set Session
+// Privilege Level (IPMI v2.0 section 6.12.x "session activation").
+func (s *Session) handshakeLAN(ctx context.Context) error {
+	caps, err := s.authCapabilities(ctx, false)
+	if err != nil {
+		return err
+	}
+	authType, err := s.chooseAuthType15(caps.AuthTypes)
+	if err != nil {
+		return err
+	}
+
+	var challengeReq command.GetSessionChallengeRequest
+	challengeReq.AuthType = authType
+	if err := challengeReq.SetUserName(s.cfg.Username); err != nil {
+		return err
+	}
+	var buf [32]byte
+	code, data, err := s.call(ctx, s.deadlineFor(ctx), wire.NetFnApp, command.CmdGetSessionChallenge, challengeReq.AppendTo(buf[:0]))
+	if err != nil {
+		return fmt.Errorf("get session challenge: %w", err)
+	}
+	switch code {
+	case wire.CCOK:
+	case ccChallengeInvalidUser:
+		return authError(WrongUser, "get session challenge: completion code %s (invalid user name)", code)
+	case ccChallengeNullUserDisabled:
+		return authError(WrongUser, "get session challenge: completion code %s (null user name not enabled)", code)
+	default:
+		return fmt.Errorf("%w: get session challenge: completion code %s", ErrProtocol, code)
+	}
+	var challenge command.GetSessionChallengeResponse
+	if err := challenge.Unmarshal(data); err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	if challenge.TemporarySessionID == 0 {
+		return fmt.Errorf("%w: get session challenge: temporary session ID 0", ErrProtocol)
+	}
+
+	// The BMC numbers its packets to us from the initial outbound
+	// sequence number we choose; we number ours from the "initial inbound
+	// sequence number" it returns (named from the BMC's side, as ipmitool
+	// reads them).
+	bmcFirstSeq, err := randomSessionID()
+	if err != nil {
+		return err
+	}
+	s.setCodec(&v15Codec{id: challenge.TemporarySessionID, outAuth: authType, inAuth: authType,
+		password: s.cfg.Password, outSeqFixed: true, noWindow: true})
+	activate := command.ActivateSessionRequest{AuthType: authType, MaxPrivilege: s.cfg.Privilege,
+		Challenge: challenge.Challenge, InitialOutboundSeq: bmcFirstSeq}
+	code, data, err = s.call(ctx, s.deadlineFor(ctx), wire.NetFnApp, command.CmdActivateSession, activate.AppendTo(buf[:0]))
+	if err != nil {
+		if errors.Is(err, ErrTimeout) && authType != wire.AuthTypeNone {
+			// The BMC answered the challenge, so it is there; a BMC drops
+			// an Activate Session whose auth code it cannot verify
+			// (ipmi_sim does), which is what a wrong password looks like.
+			return authError(WrongPassword, "no answer to the authenticated Activate Session (%v)", err)
+		}
+		return fmt.Errorf("activate session: %w", err)
+	}
+	switch code {
+	case wire.CCOK:
+	case ccActivatePrivilegeExceeded:
+		return authError(PrivilegeRefused, "activate session: completion code %s (privilege exceeds the user's or channel's limit)", code)
+	case ccActivateNoSessionSlot, ccActivateNoSlotForUser, ccActivateNoSlotForPriv:
+		return fmt.Errorf("%w: activate session: completion code %s (no free session slot)", ErrProtocol, code)
+	default:
+		return fmt.Errorf("%w: activate session: completion code %s", ErrProtocol, code)
+	}
+	var act command.ActivateSessionResponse
+	if err := act.Unmarshal(data); err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	if act.SessionID == 0 {
+		return fmt.Errorf("%w: activate session: session ID 0", ErrProtocol)
+	}
+	msgAuth := act.AuthType
+	if caps.PerMessageAuthDisabled {
+		// The BMC authenticates the activation only, not each message.
+		msgAuth = wire.AuthTypeNone
+	}
+	outSeq := act.InitialInboundSeq
+	if outSeq == 0 {
+		outSeq = 1
+	}
+	s.setCodec(&v15Codec{id: act.SessionID, outAuth: msgAuth, inAuth: msgAuth, password: s.cfg.Password, outSeq: outSeq})
+	if act.MaxPrivilege != 0 && act.MaxPrivilege < s.cfg.Privilege {
+		_ = s.closeSession(ctx, s.deadlineFor(ctx))
+		return authError(PrivilegeRefused, "activate session grants at most %s, want %s", act.MaxPrivilege, s.cfg.Privilege)
+	}
+	return s.raisePrivilege(ctx)
+}
+
+// chooseAuthType15 picks the IPMI v1.5 auth type: the configured one if
+// the BMC offers it, else MD5 then straight password. MD2 is not
+// implemented (crypto.AuthCode15) and none is never picked automatically.
+func (s *Session) chooseAuthType15(offered command.AuthTypeSupport) (wire.AuthType, error) {
+	if s.cfg.AuthType15 != AuthType15Auto {
+		want := s.cfg.AuthType15.wire()
+		if !offered.Supports(want) {
+			return 0, authError(NoCipherSuite, "BMC does not offer IPMI v1.5 auth type %s (offers 0x%02x)", want, uint8(offered))
+		}
+		return want, nil
+	}
+	for _, t := range []wire.AuthType{wire.AuthTypeMD5, wire.AuthTypeStraight} {
+		if offered.Supports(t) {
+			return t, nil
+		}
+	}
+	return 0, authError(NoCipherSuite, "BMC offers IPMI v1.5 auth types 0x%02x, none of MD5 or straight password (none must be configured explicitly)", uint8(offered))
+}

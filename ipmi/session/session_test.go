@@ -1,0 +1,840 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// recorder is an Observer that keeps what it saw.
+type recorder struct {
+	mu          sync.Mutex
+	handshakes  []HandshakeResult
+	requests    []string // "command result"
+	retransmits map[string]int
+	opened      int
+	closed      int
+}
+
+func (r *recorder) Handshake(res HandshakeResult, _ time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.handshakes = append(r.handshakes, res)
+}
+
+func (r *recorder) Request(cmd string, res RequestResult, code wire.CompletionCode, _ time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := cmd + " " + string(res)
+	if res == RequestCompletionCode {
+		s += fmt.Sprintf(" 0x%02x", uint8(code))
+	}
+	r.requests = append(r.requests, s)
+}
+
+func (r *recorder) Retransmit(cmd string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.retransmits == nil {
+		r.retransmits = map[string]int{}
+	}
+	r.retransmits[cmd]++
+}
+
+func (r *recorder) SessionOpened() { r.mu.Lock(); r.opened++; r.mu.Unlock() }
+func (r *recorder) SessionClosed() { r.mu.Lock(); r.closed++; r.mu.Unlock() }
+
+func (r *recorder) retransmitCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, c := range r.retransmits {
+		n += c
+	}
+	return n
+}
+
+func testConfig(b *fakeBMC, obs Observer) Config {
+	return Config{
+		Host:          b.addr,
+		Username:      "admin",
+		Password:      []byte("password"),
+		Privilege:     wire.PrivilegeAdmin,
+		CipherSuite:   CipherSuiteAuto,
+		Timeout:       time.Second,
+		RetryInterval: 50 * time.Millisecond,
+		Observer:      obs,
+	}
+}
+
+func testContext(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func mustOpen(t testing.TB, cfg Config) *Session {
+	t.Helper()
+	s, err := Open(testContext(t, 5*time.Second), cfg)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return s
+}
+
+// readSensor sends Get Sensor Reading for sensor 1 and returns the reading byte.
+func readSensor(t testing.TB, s *Session, target wire.Target) (uint8, error) {
+	t.Helper()
+	code, data, err := s.Exchange(testContext(t, 5*time.Second), target, wire.NetFnSensorEvent, 0x2D, []byte{1})
+	if err != nil {
+		return 0, err
+	}
+	if code != wire.CCOK || len(data) < 1 {
+		return 0, fmt.Errorf("code %s data % x", code, data)
+	}
+	return data[0], nil
+}
+
+func TestSeqWindow(t *testing.T) {
+	var w seqWindow
+	steps := []struct {
+		seq  uint32
+		want bool
+	}{
+		{100, true},  // first starts the window
+		{100, false}, // duplicate
+		{101, true},
+		{103, true}, // 102 lost or late
+		{102, true}, // late, in window
+		{102, false},
+		{99, true}, // below the start but within the window, unseen
+		{99, false},
+		{103 - seqWindowBehind, true},
+		{103 - seqWindowBehind - 1, false}, // too old
+		{103 + seqWindowAhead + 1, false},  // implausible jump
+		{200, true},
+		{180, true},
+		{180, false},
+		{150, false}, // 50 behind
+		{100, false}, // now more than 32 behind
+	}
+	for i, st := range steps {
+		if got := w.accept(st.seq); got != st.want {
+			t.Errorf("step %d: accept(%d) = %v, want %v", i, st.seq, got, st.want)
+		}
+	}
+
+	// The window works across the 32-bit wrap.
+	w = seqWindow{}
+	for _, seq := range []uint32{0xFFFFFFFE, 0xFFFFFFFF, 1, 0} {
+		if !w.accept(seq) {
+			t.Errorf("wrap: %#x refused", seq)
+		}
+	}
+	if w.accept(0xFFFFFFFF) || w.accept(1) {
+		t.Error("wrap: duplicate accepted")
+	}
+	// A jump of more than 64 clears the history.
+	w = seqWindow{}
+	w.accept(10)
+	w.accept(1000)
+	if !w.accept(990) || w.accept(990) || w.accept(10) {
+		t.Error("after a long jump")
+	}
+}
+
+func TestHostPort(t *testing.T) {
+	for in, want := range map[string]string{
+		"bmc":              "bmc:623",
+		"bmc:6230":         "bmc:6230",
+		"10.0.0.1":         "10.0.0.1:623",
+		"10.0.0.1:1623":    "10.0.0.1:1623",
+		"[fe80::1]:623":    "[fe80::1]:623",
+		"[fe80::1]":        "[fe80::1]:623",
+		"fe80::1":          "[fe80::1]:623",
+		"2001:db8::1:2:3":  "[2001:db8::1:2:3]:623",
+		"[2001:db8::1]:99": "[2001:db8::1]:99",
+	} {
+		got, err := HostPort(in)
+		if err != nil || got != want {
+			t.Errorf("HostPort(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", ":623", "bmc:", "bmc:x", "[fe80::1", "[fe80::1]x", "bmc:123456", "[]:623"} {
+		if got, err := HostPort(bad); err == nil {
+			t.Errorf("HostPort(%q) = %q, want error", bad, got)
+		}
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	ctx := testContext(t, time.Second)
+	for name, cfg := range map[string]Config{
+		"no host":        {},
+		"long user":      {Host: "127.0.0.1", Username: "seventeen-chars-x", CipherSuite: CipherSuiteAuto},
+		"long password":  {Host: "127.0.0.1", Password: make([]byte, 21), CipherSuite: CipherSuiteAuto},
+		"long kg":        {Host: "127.0.0.1", KG: make([]byte, 21), CipherSuite: CipherSuiteAuto},
+		"xrc4 suite":     {Host: "127.0.0.1", CipherSuite: 4},
+		"suite range":    {Host: "127.0.0.1", CipherSuite: 300},
+		"lan password":   {Host: "127.0.0.1", Driver: DriverLAN, Password: make([]byte, 17)},
+		"bad driver":     {Host: "127.0.0.1", Driver: 7},
+		"bad privilege":  {Host: "127.0.0.1", Privilege: 9, CipherSuite: CipherSuiteAuto},
+		"bad lan authty": {Host: "127.0.0.1", Driver: DriverLAN, AuthType15: 9},
+	} {
+		if s, err := Open(ctx, cfg); err == nil {
+			s.Close(ctx)
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestAllSuitesAgainstFake(t *testing.T) {
+	b := newFakeBMC(t)
+	for _, suite := range []int{0, 1, 2, 3, 6, 7, 8, 11, 12, 15, 16, 17} {
+		t.Run(fmt.Sprint(suite), func(t *testing.T) {
+			rec := &recorder{}
+			cfg := testConfig(b, rec)
+			cfg.CipherSuite = suite
+			s := mustOpen(t, cfg)
+			for i := 0; i < 3; i++ {
+				v, err := readSensor(t, s, wire.Target{})
+				if err != nil || v != 0x58 {
+					t.Fatalf("read %d: %#x %v", i, v, err)
+				}
+			}
+			if err := s.Close(testContext(t, time.Second)); err != nil {
+				t.Fatalf("close: %v", err)
+			}
+			if err := s.Close(testContext(t, time.Second)); err != nil {
+				t.Fatalf("second close: %v", err)
+			}
+			if _, _, err := s.Exchange(testContext(t, time.Second), wire.Target{}, wire.NetFnApp, 1, nil); !errors.Is(err, ErrClosed) {
+				t.Fatalf("exchange after close: %v", err)
+			}
+			if n := b.activeSessions(); n != 0 {
+				t.Fatalf("%d sessions left on the BMC", n)
+			}
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if rec.opened != 1 || rec.closed != 1 || len(rec.handshakes) != 1 || rec.handshakes[0] != HandshakeOK {
+				t.Errorf("observer: opened %d closed %d handshakes %v", rec.opened, rec.closed, rec.handshakes)
+			}
+			if len(rec.requests) != 4 || rec.requests[0] != "get_sensor_reading ok" || rec.requests[3] != "get_device_id error" {
+				t.Errorf("observer requests: %v", rec.requests)
+			}
+		})
+	}
+}
+
+func TestCipherSuiteNegotiation(t *testing.T) {
+	t.Run("listed", func(t *testing.T) {
+		b := newFakeBMC(t)
+		b.set(func(b *fakeBMC) { b.suites = []uint8{0, 1, 2, 3, 6, 7, 8} })
+		s := mustOpen(t, testConfig(b, nil))
+		if v, err := readSensor(t, s, wire.Target{}); err != nil || v != 0x58 {
+			t.Fatal(v, err)
+		}
+		// 7 records of 5 bytes: blocks of 16, 16 and 3 (more reads only
+		// when a loaded machine made the client retransmit)
+		if b.counter("cipher_suites") < 3 || b.counter("open_session") != 1 {
+			t.Errorf("cipher suite reads %d, open sessions %d", b.counter("cipher_suites"), b.counter("open_session"))
+		}
+		s.mu.Lock()
+		c := s.codec.(*v2Codec)
+		s.mu.Unlock()
+		if c.aes == nil || c.integrity.AuthCodeLen() != 12 {
+			t.Error("auto did not pick suite 3")
+		}
+	})
+	t.Run("command missing, tried strongest first", func(t *testing.T) {
+		b := newFakeBMC(t)
+		b.set(func(b *fakeBMC) { b.suites = []uint8{3}; b.faults.noCipherSuitesCmd = true })
+		s := mustOpen(t, testConfig(b, nil))
+		if v, err := readSensor(t, s, wire.Target{}); err != nil || v != 0x58 {
+			t.Fatal(v, err)
+		}
+		if n := b.counter("open_session"); n != 2 { // 17, then 3
+			t.Errorf("%d open session attempts, want 2", n)
+		}
+	})
+	t.Run("only suite 0 offered", func(t *testing.T) {
+		b := newFakeBMC(t)
+		b.set(func(b *fakeBMC) { b.suites = []uint8{0} })
+		_, err := Open(testContext(t, 2*time.Second), testConfig(b, nil))
+		if !errors.Is(err, &AuthError{Kind: NoCipherSuite}) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("configured suite refused", func(t *testing.T) {
+		b := newFakeBMC(t)
+		b.set(func(b *fakeBMC) { b.suites = []uint8{3} })
+		cfg := testConfig(b, nil)
+		cfg.CipherSuite = 17
+		_, err := Open(testContext(t, 2*time.Second), cfg)
+		if !errors.Is(err, &AuthError{Kind: NoCipherSuite}) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("nothing in common when trying", func(t *testing.T) {
+		b := newFakeBMC(t)
+		b.set(func(b *fakeBMC) { b.suites = []uint8{0}; b.faults.noCipherSuitesCmd = true })
+		_, err := Open(testContext(t, 2*time.Second), testConfig(b, nil))
+		if !errors.Is(err, &AuthError{Kind: NoCipherSuite}) {
+			t.Fatalf("got %v", err)
+		}
+		if n := b.counter("open_session"); n != len(preferenceOrder()) {
+			t.Errorf("%d attempts, want %d", n, len(preferenceOrder()))
+		}
+	})
+}
+
+func TestHandshakeQuirks(t *testing.T) {
+	for name, f := range map[string]func(*fakeBMC){
+		"rakp2 tag 0":             func(b *fakeBMC) { b.faults.rakp2Tag0 = true },
+		"rakp4 untruncated":       func(b *fakeBMC) { b.faults.rakp4Full = true },
+		"extended caps rejected":  func(b *fakeBMC) { b.faults.rejectExtendedCaps = true },
+		"lost handshake replies":  func(b *fakeBMC) { b.faults.dropReplies = 1 }, // the Set Session Privilege reply
+		"slow bmc":                func(b *fakeBMC) { b.faults.delayReply = 70 * time.Millisecond },
+		"duplicated replies":      func(b *fakeBMC) { b.faults.duplicateReplies = 1 },
+		"name-only lookup is set": func(b *fakeBMC) {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := newFakeBMC(t)
+			b.set(f)
+			cfg := testConfig(b, nil)
+			cfg.NameOnlyLookup = name == "name-only lookup is set"
+			s := mustOpen(t, cfg)
+			b.set(func(b *fakeBMC) { b.faults.delayReply = 0 })
+			if v, err := readSensor(t, s, wire.Target{}); err != nil || v != 0x58 {
+				t.Fatal(v, err)
+			}
+			if name == "extended caps rejected" && b.counter("auth_caps") != 2 {
+				t.Errorf("auth caps sent %d times", b.counter("auth_caps"))
+			}
+		})
+	}
+}
+
+func TestAuthErrors(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(*fakeBMC, *Config)
+		kind  AuthErrorKind
+	}{
+		{"wrong user", func(b *fakeBMC, c *Config) { c.Username = "nobody" }, WrongUser},
+		{"wrong password", func(b *fakeBMC, c *Config) { c.Password = []byte("nope") }, WrongPassword},
+		{"wrong kg", func(b *fakeBMC, c *Config) { b.kg = []byte("bmc-key") }, WrongKG},
+		{"kg given, bmc has none", func(b *fakeBMC, c *Config) { c.KG = []byte("console-key") }, WrongKG},
+		{"role refused", func(b *fakeBMC, c *Config) { c.Username, c.Password = "user", []byte("userpw") }, PrivilegeRefused},
+		{"open session role refused", func(b *fakeBMC, c *Config) { b.faults.openStatus = wire.RAKPStatusInvalidRole }, PrivilegeRefused},
+		{"set privilege refused", func(b *fakeBMC, c *Config) { b.faults.privRefuse = 0x81 }, PrivilegeRefused},
+		{"set privilege insufficient", func(b *fakeBMC, c *Config) { b.faults.privRefuse = wire.CCInsufficientPrivilege }, PrivilegeRefused},
+		{"rakp4 integrity check status", func(b *fakeBMC, c *Config) { b.faults.rakp4Status = wire.RAKPStatusInvalidIntegrityCheck }, WrongPassword},
+		{"rakp2 no cipher suite", func(b *fakeBMC, c *Config) { b.faults.rakp2Status = wire.RAKPStatusNoCipherSuiteMatch }, NoCipherSuite},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newFakeBMC(t)
+			rec := &recorder{}
+			cfg := testConfig(b, rec)
+			cfg.CipherSuite = 3
+			b.set(func(b *fakeBMC) { tc.setup(b, &cfg) })
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			start := time.Now()
+			s, err := Open(testContext(t, 5*time.Second), cfg)
+			if err == nil {
+				s.Close(context.Background())
+				t.Fatal("opened")
+			}
+			var ae *AuthError
+			if !errors.As(err, &ae) || ae.Kind != tc.kind || !errors.Is(err, &AuthError{Kind: tc.kind}) || !errors.Is(err, &AuthError{}) {
+				t.Fatalf("got %v, want %s", err, tc.kind)
+			}
+			if time.Since(start) > 500*time.Millisecond {
+				t.Errorf("took %v: an auth failure must not wait for timeouts", time.Since(start))
+			}
+			// With a wrong K_G the BMC considers the session open, but no
+			// message of ours can reach it (the integrity keys differ): it
+			// expires there.
+			if n := b.activeSessions(); n != 0 && tc.kind != WrongKG {
+				t.Errorf("%d sessions left on the BMC", n)
+			}
+			rec.mu.Lock()
+			if len(rec.handshakes) != 1 || rec.handshakes[0] != HandshakeResult(tc.kind.String()) || rec.opened != 0 {
+				t.Errorf("observer: %v opened %d", rec.handshakes, rec.opened)
+			}
+			rec.mu.Unlock()
+		})
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	t.Run("nothing listening fails fast", func(t *testing.T) {
+		defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+		// A port that was just free: a connected UDP socket gets ICMP port
+		// unreachable from the loopback stack at once.
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := c.LocalAddr().String()
+		c.Close()
+		rec := &recorder{}
+		start := time.Now()
+		_, err = Open(testContext(t, 10*time.Second), Config{Host: addr, CipherSuite: CipherSuiteAuto, Observer: rec, Timeout: 5 * time.Second})
+		if !errors.Is(err, ErrUnreachable) {
+			t.Fatalf("got %v", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("took %v", d)
+		}
+		if _, err := Ping(testContext(t, 5*time.Second), addr); !errors.Is(err, ErrUnreachable) {
+			t.Errorf("ping: %v", err)
+		}
+		if len(rec.handshakes) != 1 || rec.handshakes[0] != HandshakeUnreachable {
+			t.Errorf("observer: %v", rec.handshakes)
+		}
+	})
+	t.Run("silent bmc", func(t *testing.T) {
+		b := newFakeBMC(t)
+		b.set(func(b *fakeBMC) { b.faults.silent = true })
+		defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+		start := time.Now()
+		_, err := Open(testContext(t, 300*time.Millisecond), testConfig(b, nil))
+		if !errors.Is(err, ErrUnreachable) {
+			t.Fatalf("got %v", err)
+		}
+		if d := time.Since(start); d < 250*time.Millisecond || d > time.Second {
+			t.Errorf("took %v, want the context's 300ms", d)
+		}
+		b.mu.Lock()
+		got := b.received
+		b.mu.Unlock()
+		if got < 3 {
+			t.Errorf("BMC got %d datagrams, want retransmits", got)
+		}
+	})
+}
+
+func TestPing(t *testing.T) {
+	b := newFakeBMC(t)
+	pong, err := Ping(testContext(t, time.Second), b.addr)
+	if err != nil || !pong.IPMISupport || pong.IANA != wire.ASFIANA {
+		t.Fatalf("%+v %v", pong, err)
+	}
+	b.set(func(b *fakeBMC) { b.faults.silent = true })
+	if _, err := Ping(testContext(t, 200*time.Millisecond), b.addr); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("silent: %v", err)
+	}
+}
+
+func TestRetransmit(t *testing.T) {
+	b := newFakeBMC(t)
+	rec := &recorder{}
+	s := mustOpen(t, testConfig(b, rec))
+	b.set(func(b *fakeBMC) { b.faults.dropReplies = 2; b.clientSeqs = nil; b.clientRqSeqs = nil })
+	start := time.Now()
+	if v, err := readSensor(t, s, wire.Target{}); err != nil || v != 0x58 {
+		t.Fatal(v, err)
+	}
+	// 50ms, then 100ms of backoff before the third try.
+	if d := time.Since(start); d < 140*time.Millisecond {
+		t.Errorf("answered after %v: backoff too short", d)
+	}
+	if n := rec.retransmitCount(); n != 2 {
+		t.Errorf("%d retransmits, want 2", n)
+	}
+	b.mu.Lock()
+	seqs, rqSeqs := b.clientSeqs, b.clientRqSeqs
+	b.mu.Unlock()
+	if len(seqs) != 3 || seqs[0] == seqs[1] || seqs[1] == seqs[2] || seqs[0] >= seqs[1] || seqs[1] >= seqs[2] {
+		t.Errorf("session sequence numbers of the tries: %v (must be new each time)", seqs)
+	}
+	if len(rqSeqs) != 3 || rqSeqs[0] != rqSeqs[1] || rqSeqs[1] != rqSeqs[2] {
+		t.Errorf("rqSeqs of the tries: %v (must stay the same)", rqSeqs)
+	}
+	// The next request uses the next rqSeq.
+	if _, err := readSensor(t, s, wire.Target{}); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock()
+	next := b.clientRqSeqs[len(b.clientRqSeqs)-1]
+	b.mu.Unlock()
+	if next != (rqSeqs[0]+1)&0x3F {
+		t.Errorf("next rqSeq %d after %d", next, rqSeqs[0])
+	}
+}
+
+func TestBadPacketsDropped(t *testing.T) {
+	for name, f := range map[string]func(*fakeBMC){
+		"tampered integrity":    func(b *fakeBMC) { b.faults.tamperFirst = 3 },
+		"wrong session id":      func(b *fakeBMC) { b.faults.wrongSessionFirst = 3 },
+		"spoofed source port":   func(b *fakeBMC) { b.faults.spoofPortFirst = 3 },
+		"unauthenticated":       func(b *fakeBMC) { b.faults.unauthFirst = 3 },
+		"replayed reply":        func(b *fakeBMC) { b.faults.replayPrevious = 3 },
+		"stale rqSeq":           func(b *fakeBMC) { b.faults.staleRqSeq = 3 },
+		"duplicate reply":       func(b *fakeBMC) { b.faults.duplicateReplies = 3 },
+		"late reply to retries": func(b *fakeBMC) { b.faults.delayReply = 120 * time.Millisecond },
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, suite := range []int{1, 3, 17} {
+				b := newFakeBMC(t)
+				rec := &recorder{}
+				cfg := testConfig(b, rec)
+				cfg.CipherSuite = suite
+				s := mustOpen(t, cfg)
+				// A first read gives replay and stale faults a previous reply.
+				if _, err := readSensor(t, s, wire.Target{}); err != nil {
+					t.Fatal(err)
+				}
+				b.set(f)
+				for i := 0; i < 3; i++ {
+					v, err := readSensor(t, s, wire.Target{})
+					if suite == 1 && name == "unauthenticated" {
+						// suite 1 has no integrity algorithm: nothing tells
+						// a forged packet from a real one
+						continue
+					}
+					if err != nil || v != 0x58 {
+						t.Fatalf("suite %d read %d: %#x %v", suite, i, v, err)
+					}
+				}
+				if name != "late reply to retries" {
+					if n := rec.retransmitCount(); n != 0 && !(suite == 1 && name == "unauthenticated") {
+						t.Errorf("suite %d: %d retransmits: the good reply must be taken at once", suite, n)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestReestablish(t *testing.T) {
+	t.Run("silent expiry", func(t *testing.T) {
+		b := newFakeBMC(t)
+		rec := &recorder{}
+		cfg := testConfig(b, rec)
+		cfg.Timeout = 300 * time.Millisecond
+		s := mustOpen(t, cfg)
+		b.set(func(b *fakeBMC) { b.faults.expireSessions = true })
+		go func() {
+			// the BMC forgets the session; new ones work again
+			time.Sleep(100 * time.Millisecond)
+			b.set(func(b *fakeBMC) { b.faults.expireSessions = false })
+		}()
+		time.Sleep(10 * time.Millisecond)
+		v, err := readSensor(t, s, wire.Target{})
+		if err != nil || v != 0x58 {
+			t.Fatal(v, err)
+		}
+		if n := b.counter("sessions_opened"); n != 2 {
+			t.Errorf("%d sessions opened, want 2", n)
+		}
+		if n := b.activeSessions(); n != 1 {
+			t.Errorf("%d sessions on the BMC", n)
+		}
+		rec.mu.Lock()
+		if rec.opened != 2 || rec.closed != 1 {
+			t.Errorf("observer opened %d closed %d", rec.opened, rec.closed)
+		}
+		rec.mu.Unlock()
+	})
+	t.Run("sessionless answer", func(t *testing.T) {
+		b := newFakeBMC(t)
+		cfg := testConfig(b, nil)
+		// Unencrypted, so the BMC that lost the keys can still read which
+		// request it is refusing.
+		cfg.CipherSuite = 2
+		cfg.Timeout = 2 * time.Second
+		s := mustOpen(t, cfg)
+		b.set(func(b *fakeBMC) {
+			// forget the session; say so outside a session
+			b.sessions = map[uint32]*fakeSession{}
+			b.faults.sessionlessOnLost = true
+		})
+		start := time.Now()
+		v, err := readSensor(t, s, wire.Target{})
+		if err != nil || v != 0x58 {
+			t.Fatal(v, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("took %v: a session-less answer must re-establish at once", d)
+		}
+		if n := b.counter("sessions_opened"); n != 2 {
+			t.Errorf("%d sessions opened, want 2", n)
+		}
+	})
+	t.Run("once per call", func(t *testing.T) {
+		b := newFakeBMC(t)
+		cfg := testConfig(b, nil)
+		cfg.Timeout = 200 * time.Millisecond
+		s := mustOpen(t, cfg)
+		b.set(func(b *fakeBMC) { b.faults.expireSessions = true })
+		_, err := readSensor(t, s, wire.Target{})
+		if !errors.Is(err, ErrSessionLost) {
+			t.Fatalf("got %v", err)
+		}
+		if n := b.counter("sessions_opened"); n != 2 {
+			t.Errorf("%d sessions opened, want 2", n)
+		}
+		// The next call tries again (and succeeds once the BMC behaves).
+		b.set(func(b *fakeBMC) { b.faults.expireSessions = false })
+		if v, err := readSensor(t, s, wire.Target{}); err != nil || v != 0x58 {
+			t.Fatal(v, err)
+		}
+	})
+	t.Run("bmc gone", func(t *testing.T) {
+		b := newFakeBMC(t)
+		cfg := testConfig(b, nil)
+		cfg.Timeout = 200 * time.Millisecond
+		s := mustOpen(t, cfg)
+		b.set(func(b *fakeBMC) { b.faults.silent = true })
+		_, err := readSensor(t, s, wire.Target{})
+		if !errors.Is(err, ErrSessionLost) || !errors.Is(err, ErrUnreachable) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("caller deadline first", func(t *testing.T) {
+		b := newFakeBMC(t)
+		cfg := testConfig(b, nil)
+		cfg.Timeout = 5 * time.Second
+		s := mustOpen(t, cfg)
+		b.set(func(b *fakeBMC) { b.faults.silent = true })
+		start := time.Now()
+		_, _, err := s.Exchange(testContext(t, 200*time.Millisecond), wire.Target{}, wire.NetFnSensorEvent, 0x2D, []byte{1})
+		if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("got %v", err)
+		}
+		if d := time.Since(start); d > 400*time.Millisecond {
+			t.Errorf("took %v", d)
+		}
+		if n := b.counter("sessions_opened"); n != 1 {
+			t.Errorf("re-established without time to do it")
+		}
+	})
+}
+
+func TestBridging(t *testing.T) {
+	target := wire.Target{Addr: 0x30}
+	t.Run("separate answer", func(t *testing.T) {
+		b := newFakeBMC(t)
+		s := mustOpen(t, testConfig(b, nil))
+		if v, err := readSensor(t, s, target); err != nil || v != 0x29 {
+			t.Fatal(v, err)
+		}
+		if v, err := readSensor(t, s, wire.Target{}); err != nil || v != 0x58 {
+			t.Fatal(v, err)
+		}
+	})
+	t.Run("embedded answer", func(t *testing.T) {
+		b := newFakeBMC(t)
+		b.set(func(b *fakeBMC) { b.faults.bridgeEmbedded = true })
+		s := mustOpen(t, testConfig(b, nil))
+		if v, err := readSensor(t, s, target); err != nil || v != 0x29 {
+			t.Fatal(v, err)
+		}
+	})
+	t.Run("bridging refused", func(t *testing.T) {
+		b := newFakeBMC(t)
+		s := mustOpen(t, testConfig(b, nil))
+		_, err := readSensor(t, s, wire.Target{Addr: 0x40})
+		if !wire.IsCompletionCode(err, 0x83) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("target silent", func(t *testing.T) {
+		b := newFakeBMC(t)
+		b.set(func(b *fakeBMC) { b.faults.bridgeNoAnswer = true })
+		cfg := testConfig(b, nil)
+		cfg.Timeout = 200 * time.Millisecond
+		s := mustOpen(t, cfg)
+		_, err := readSensor(t, s, target)
+		if !errors.Is(err, ErrTimeout) || errors.Is(err, ErrSessionLost) {
+			t.Fatalf("got %v", err)
+		}
+		if n := b.counter("sessions_opened"); n != 1 {
+			t.Errorf("a silent bridged target must not re-establish the session (%d opened)", n)
+		}
+	})
+}
+
+func TestLAN15(t *testing.T) {
+	for _, at := range []AuthType15{AuthType15Auto, AuthType15MD5, AuthType15Straight, AuthType15None} {
+		t.Run(fmt.Sprint(at), func(t *testing.T) {
+			b := newFakeBMC(t)
+			cfg := testConfig(b, nil)
+			cfg.Driver = DriverLAN
+			cfg.AuthType15 = at
+			s := mustOpen(t, cfg)
+			for i := 0; i < 3; i++ {
+				if v, err := readSensor(t, s, wire.Target{}); err != nil || v != 0x58 {
+					t.Fatal(v, err)
+				}
+			}
+			s.mu.Lock()
+			c := s.codec.(*v15Codec)
+			s.mu.Unlock()
+			want := map[AuthType15]wire.AuthType{AuthType15Auto: wire.AuthTypeMD5, AuthType15MD5: wire.AuthTypeMD5,
+				AuthType15Straight: wire.AuthTypeStraight, AuthType15None: wire.AuthTypeNone}[at]
+			if c.outAuth != want {
+				t.Errorf("auth type %s, want %s", c.outAuth, want)
+			}
+			if err := s.Close(testContext(t, time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if n := b.activeSessions(); n != 0 {
+				t.Errorf("%d sessions left", n)
+			}
+		})
+	}
+	t.Run("wrong password", func(t *testing.T) {
+		b := newFakeBMC(t)
+		cfg := testConfig(b, nil)
+		cfg.Driver = DriverLAN
+		cfg.Password = []byte("nope")
+		cfg.Timeout = 300 * time.Millisecond
+		_, err := Open(testContext(t, 2*time.Second), cfg)
+		if !errors.Is(err, &AuthError{Kind: WrongPassword}) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("wrong user", func(t *testing.T) {
+		b := newFakeBMC(t)
+		cfg := testConfig(b, nil)
+		cfg.Driver = DriverLAN
+		cfg.Username = "nobody"
+		_, err := Open(testContext(t, 2*time.Second), cfg)
+		if !errors.Is(err, &AuthError{Kind: WrongUser}) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("privilege refused", func(t *testing.T) {
+		b := newFakeBMC(t)
+		cfg := testConfig(b, nil)
+		cfg.Driver = DriverLAN
+		cfg.Username, cfg.Password = "user", []byte("userpw")
+		_, err := Open(testContext(t, 2*time.Second), cfg)
+		if !errors.Is(err, &AuthError{Kind: PrivilegeRefused}) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("bad packets dropped", func(t *testing.T) {
+		b := newFakeBMC(t)
+		cfg := testConfig(b, nil)
+		cfg.Driver = DriverLAN
+		s := mustOpen(t, cfg)
+		if _, err := readSensor(t, s, wire.Target{}); err != nil {
+			t.Fatal(err)
+		}
+		b.set(func(b *fakeBMC) {
+			b.faults.tamperFirst, b.faults.wrongSessionFirst, b.faults.replayPrevious, b.faults.staleRqSeq = 1, 1, 1, 1
+		})
+		if v, err := readSensor(t, s, wire.Target{}); err != nil || v != 0x58 {
+			t.Fatal(v, err)
+		}
+	})
+}
+
+func TestConcurrentCallers(t *testing.T) {
+	for _, window := range []int{1, 4} {
+		t.Run(fmt.Sprint("window ", window), func(t *testing.T) {
+			b := newFakeBMC(t)
+			cfg := testConfig(b, nil)
+			cfg.Window = window
+			s := mustOpen(t, cfg)
+			b.set(func(b *fakeBMC) { b.faults.dropReplies = 3 })
+			var wg sync.WaitGroup
+			errs := make(chan error, 32)
+			for g := 0; g < 8; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 4; i++ {
+						target := wire.Target{}
+						want := uint8(0x58)
+						if i%2 == 1 {
+							target, want = wire.Target{Addr: 0x30}, 0x29
+						}
+						code, data, err := s.Exchange(testContext(t, 5*time.Second), target, wire.NetFnSensorEvent, 0x2D, []byte{1})
+						if err != nil || code != 0 || len(data) == 0 || (window > 1 && data[0] != want) {
+							errs <- fmt.Errorf("%v %v % x", code, err, data)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestContextCancelled(t *testing.T) {
+	b := newFakeBMC(t)
+	s := mustOpen(t, testConfig(b, nil))
+	b.set(func(b *fakeBMC) { b.faults.silent = true })
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	_, _, err := s.Exchange(ctx, wire.Target{}, wire.NetFnSensorEvent, 0x2D, []byte{1})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+	if d := time.Since(start); d > 200*time.Millisecond {
+		t.Errorf("cancel took %v", d)
+	}
+}
+
+func TestCloseWithDeadBMC(t *testing.T) {
+	b := newFakeBMC(t)
+	s := mustOpen(t, testConfig(b, nil))
+	b.set(func(b *fakeBMC) { b.faults.silent = true })
+	start := time.Now()
+	err := s.Close(testContext(t, 150*time.Millisecond))
+	if err == nil {
+		t.Error("close of a session the BMC does not answer reported success")
+	}
+	if d := time.Since(start); d > 400*time.Millisecond {
+		t.Errorf("close took %v", d)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Errorf("second close: %v", err)
+	}
+}
+
+func TestCommandName(t *testing.T) {
+	if n := CommandName(wire.NetFnSensorEvent, 0x2D); n != "get_sensor_reading" {
+		t.Error(n)
+	}
+	if n := CommandName(wire.NetFnStorage|1, 0x43); n != "get_sel_entry" {
+		t.Error(n)
+	}
+	if n := CommandName(wire.NetFnOEMGroup, 0x9A); n != "oem_group_0x9a" {
+		t.Error(n)
+	}
+}
+
+func TestAuthErrorStrings(t *testing.T) {
+	for k := WrongUser; k <= PrivilegeRefused; k++ {
+		e := &AuthError{Kind: k, Detail: "x"}
+		if e.Error() == "" || k.String() == "" || errors.Is(e, &AuthError{Kind: k%5 + 1}) {
+			t.Errorf("%d: %q %q", k, e.Error(), k.String())
+		}
+	}
+}
