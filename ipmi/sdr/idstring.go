@@ -2,6 +2,7 @@ package sdr
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf16"
 
@@ -327,17 +328,21 @@ func (s Sharing) N() int {
 }
 
 // Name returns the name of shared sensor i: base unchanged when the record
-// is not shared, otherwise base followed by the instance suffix, as
-// ipmitool and FreeIPMI name shared sensors (IPMI v2.0 section 43.2).
+// is not shared, otherwise base, a space and the instance suffix for
+// ModifierOffset+i, as FreeIPMI names shared sensors ("DIMM 1" .. "DIMM 4";
+// the spec's own example is "Temp 5", "Temp 6", "Temp 7"). ipmitool lists
+// a shared record only once, as its first sensor, under the bare ID string.
+// Alpha suffixes count A..Z, AA, AB, ... as the spec says (FreeIPMI's alpha
+// suffixes are off for offsets past Z).
 func (s Sharing) Name(base string, i int) string {
 	if s.N() <= 1 {
 		return base
 	}
 	n := int(s.ModifierOffset) + i
 	if s.ModifierType == ModifierAlpha {
-		return base + alphaSuffix(n)
+		return base + " " + alphaSuffix(n)
 	}
-	return fmt.Sprintf("%s%d", base, n)
+	return base + " " + strconv.Itoa(n)
 }
 
 // alphaSuffix numbers 0 as A, 25 as Z, 26 as AA, 27 as AB, ...

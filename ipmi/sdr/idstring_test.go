@@ -99,8 +99,8 @@ func TestSharingNames(t *testing.T) {
 		i    int
 		want string
 	}{
-		{Sharing{Count: 0}, 0, "Temp "},
-		{Sharing{Count: 1}, 0, "Temp "},
+		{Sharing{Count: 0}, 0, "Temp"},
+		{Sharing{Count: 1}, 0, "Temp"},
 		{Sharing{Count: 3, ModifierOffset: 5}, 0, "Temp 5"},
 		{Sharing{Count: 3, ModifierOffset: 5}, 2, "Temp 7"},
 		{Sharing{Count: 3, ModifierType: ModifierAlpha}, 0, "Temp A"},
@@ -111,7 +111,7 @@ func TestSharingNames(t *testing.T) {
 		{Sharing{Count: 3, ModifierType: ModifierAlpha, ModifierOffset: 52}, 0, "Temp BA"},
 		{Sharing{Count: 3, ModifierType: ModifierAlpha, ModifierOffset: 127}, 2, "Temp DZ"},
 	} {
-		if got := c.s.Name("Temp ", c.i); got != c.want {
+		if got := c.s.Name("Temp", c.i); got != c.want {
 			t.Errorf("%+v.Name(%d) = %q, want %q", c.s, c.i, got, c.want)
 		}
 	}

@@ -53,7 +53,7 @@ var (
 	}
 
 	compactPSUBytes = []byte{
-		0x02, 0x00, 0x51, 0x02, 0x1F,
+		0x02, 0x00, 0x51, 0x02, 0x1E,
 		0x20, 0x00, 0x40, // owner BMC, sensor 40h
 		0x0A, 0x01, // power supply.1
 		0x63, 0x40,
@@ -63,7 +63,7 @@ var (
 		0x12, 0x80, // alpha modifier, 2 sensors; entity instance increments, offset 0
 		0x00, 0x00, // hysteresis
 		0x00, 0x00, 0x00, 0x00, // reserved, OEM
-		0xC4, 'P', 'S', 'U', ' ',
+		0xC3, 'P', 'S', 'U',
 	}
 	compactPSU = &CompactSensor{
 		Header:        Header{RecordID: 2, Version: 0x51},
@@ -78,7 +78,7 @@ var (
 		ReadingMask:   0x00FF,
 		Units:         Units{Analog: AnalogNone},
 		Sharing:       Sharing{ModifierType: ModifierAlpha, Count: 2, EntityInstanceIncrements: true},
-		IDString:      IDString{Type: IDString8BitASCII, Data: []byte("PSU ")},
+		IDString:      IDString{Type: IDString8BitASCII, Data: []byte("PSU")},
 	}
 
 	eventOnlyBytes = []byte{

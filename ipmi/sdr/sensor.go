@@ -18,8 +18,8 @@ type SensorInfo struct {
 	EventType  EventReadingType
 	Units      Units
 	// Unit is the unit text as ipmitool prints it ("degrees C", "RPM",
-	// "Volts", "percent"), or "discrete" for sensors without an analog
-	// reading, again as ipmitool.
+	// "Volts", "percent"), or "discrete" for discrete sensors and sensors
+	// without an analog reading, again as ipmitool's "sensor" command.
 	Unit string
 	// Conversion converts raw readings; Compact records have none
 	// (Conversion.Analog() is false).
@@ -63,7 +63,7 @@ func AppendSensorInfos(dst []SensorInfo, r Record) []SensorInfo {
 			ReadingMask: rec.ReadingMask,
 			Record:      rec,
 		}
-		if rec.Units.Analog != AnalogNone {
+		if rec.EventType.IsThreshold() && rec.Units.Analog != AnalogNone {
 			info.Unit = rec.Units.String()
 		}
 		dst = append(dst, info)
@@ -108,20 +108,23 @@ func (s *Sensor) Available() bool {
 	return !s.Reading.ReadingUnavailable && !s.Reading.ScanningDisabled
 }
 
-// Value returns the reading in engineering units; false for unavailable
-// readings, discrete sensors without analog units, and non-linear sensors
-// (use ValueWithFactors).
+// Value returns the reading in engineering units. Only threshold sensors
+// have one: the reading byte of a discrete sensor is ignored, as FreeIPMI
+// does by default (many BMCs fill it with junk, and records of discrete
+// sensors often carry M = 0). ok is also false for unavailable readings,
+// sensors without an analog data format, and non-linear sensors (use
+// ValueWithFactors).
 func (s *Sensor) Value() (float64, bool) {
-	if !s.Available() {
+	if !s.EventType.IsThreshold() || !s.Available() {
 		return 0, false
 	}
 	return s.Conversion.Value(s.Reading.Reading)
 }
 
-// ValueWithFactors converts the reading of a non-linear sensor with the
-// factors Get Sensor Reading Factors returned for this raw reading.
+// ValueWithFactors converts the reading of a non-linear threshold sensor
+// with the factors Get Sensor Reading Factors returned for this raw reading.
 func (s *Sensor) ValueWithFactors(f command.ReadingFactors) (float64, bool) {
-	if !s.Available() {
+	if !s.EventType.IsThreshold() || !s.Available() {
 		return 0, false
 	}
 	c := s.Conversion.WithFactors(f)

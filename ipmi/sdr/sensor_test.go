@@ -212,3 +212,32 @@ func BenchmarkConvert100Readings(b *testing.B) {
 	}
 	_ = sum
 }
+
+// TestDiscreteFullSensorHasNoValue: a Full record of a discrete sensor
+// with an analog data format (what sdrcomp writes by default) gives no
+// value and the unit "discrete", as FreeIPMI and "ipmitool sensor" show it.
+func TestDiscreteFullSensorHasNoValue(t *testing.T) {
+	f := *fullCPUTemp
+	f.SensorType = SensorTypePowerSupply
+	f.EventType = EventTypeSensorSpecific
+	info := AppendSensorInfos(nil, &f)[0]
+	if info.Unit != "discrete" {
+		t.Errorf("Unit = %q", info.Unit)
+	}
+	s := Sensor{SensorInfo: &info, Reading: reading(3, 0x0003, 4)}
+	if v, ok := s.Value(); ok {
+		t.Errorf("discrete sensor value %v", v)
+	}
+	if _, ok := s.ValueWithFactors(command.ReadingFactors{M: 1}); ok {
+		t.Error("discrete sensor value with factors")
+	}
+	if s.Severity() != Critical {
+		t.Errorf("Severity = %v", s.Severity())
+	}
+	// A threshold sensor without an analog format has no unit either.
+	g := *fullCPUTemp
+	g.Units.Analog = AnalogNone
+	if u := AppendSensorInfos(nil, &g)[0].Unit; u != "discrete" {
+		t.Errorf("no-analog threshold unit %q", u)
+	}
+}

@@ -110,3 +110,17 @@ func (e *SystemEvent) Describe(s *sdr.SensorInfo) string {
 	}
 	return out
 }
+
+// FindSensor returns the sensor among infos that generated e: same owner
+// (generator address or software ID, channel, LUN) and sensor number, or
+// nil. Event generators and sensor owners use the same two-byte layout.
+func FindSensor(infos []sdr.SensorInfo, e *SystemEvent) *sdr.SensorInfo {
+	for i := range infos {
+		o := infos[i].Owner
+		if infos[i].Number == e.SensorNumber && o.Address == e.Generator.Address &&
+			o.SoftwareID == e.Generator.SoftwareID && o.LUN == e.Generator.LUN && o.Channel == e.Generator.Channel {
+			return &infos[i]
+		}
+	}
+	return nil
+}

@@ -144,7 +144,8 @@ func (e *SystemEvent) Data2Usage() uint8 { return e.EventData[0] >> 6 }
 // Data3Usage returns what event data byte 3 holds (Data* constants).
 func (e *SystemEvent) Data3Usage() uint8 { return (e.EventData[0] >> 4) & 0x03 }
 
-// OEMTimestamped is an OEM timestamped record (types C0h-DFh).
+// OEMTimestamped is an OEM timestamped record (types C0h-DFh). Its
+// description follows ipmitool: "OEM record c0 | 001291 | deadbeef0102".
 type OEMTimestamped struct {
 	RecordID       uint16
 	RecordType     RecordType
@@ -166,7 +167,7 @@ func (e *OEMTimestamped) AppendTo(b []byte) []byte {
 }
 
 func (e *OEMTimestamped) Description() string {
-	return fmt.Sprintf("OEM record %02x | manufacturer %d | % x", uint8(e.RecordType), e.ManufacturerID, e.Data[:])
+	return fmt.Sprintf("OEM record %02x | %06x | %x", uint8(e.RecordType), e.ManufacturerID, e.Data[:])
 }
 
 // OEMNonTimestamped is an OEM record without timestamp (types E0h-FFh).
@@ -187,7 +188,7 @@ func (e *OEMNonTimestamped) AppendTo(b []byte) []byte {
 }
 
 func (e *OEMNonTimestamped) Description() string {
-	return fmt.Sprintf("OEM record %02x | % x", uint8(e.RecordType), e.Data[:])
+	return fmt.Sprintf("OEM record %02x | %x", uint8(e.RecordType), e.Data[:])
 }
 
 // UnknownEntry keeps an entry of an undefined record type byte for byte.
@@ -208,5 +209,5 @@ func (e *UnknownEntry) AppendTo(b []byte) []byte {
 }
 
 func (e *UnknownEntry) Description() string {
-	return fmt.Sprintf("Unknown record type %02x | % x", uint8(e.RecordType), e.Data[:])
+	return fmt.Sprintf("Unknown record type %02x | %x", uint8(e.RecordType), e.Data[:])
 }
