@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"os"
+	"fmt"
+	"time"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,6 +31,8 @@ func FuzzParse(f *testing.F) {
 	}
 	files := fakeFiles(map[string]string{"pw": "secret\n", "kg": "0x00ff\n"})
 	f.Fuzz(func(t *testing.T, data []byte) {
+		watchdog := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("parse took over 10s on %q", data)) })
+		defer watchdog.Stop()
 		cfg, _, err := parse(data, testFile, files)
 		if err != nil {
 			if cfg != nil {

@@ -171,6 +171,9 @@ func TestSecretMethods(t *testing.T) {
 		t.Error("NewSecret(\"\") not zero")
 	}
 	s := NewSecret("abc")
+	if s.String() != "<secret>" || s.GoString() != "<secret>" {
+		t.Error("String/GoString reveal the value")
+	}
 	b := s.Bytes()
 	b[0] = 'X'
 	if s.Reveal() != "abc" {
