@@ -2,12 +2,12 @@ package config
 
 import (
 	"errors"
-	"os"
 	"fmt"
-	"time"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzParse feeds arbitrary bytes to the loader. It must return a config or
