@@ -166,6 +166,10 @@ func mix64(x uint64) uint64 {
 	return x
 }
 
+// fraction returns x minus its floor; keeping the sine's argument small
+// keeps it precise at Unix-epoch magnitudes.
+func fraction(x float64) float64 { return x - math.Floor(x) }
+
 // unit01 maps a hash to [0, 1).
 func unit01(h uint64) float64 { return float64(h>>11) / (1 << 53) }
 
@@ -372,7 +376,7 @@ func (d *sensorDef) modelValue(seed uint64, t time.Time) float64 {
 	if d.drift != 0 {
 		phase := 2 * math.Pi * unit01(mix64(key^0x5bd1e995))
 		secs := float64(t.UnixNano()) / 1e9
-		v += d.drift * math.Sin(2*math.Pi*math.Mod(secs, d.periodSeconds)/d.periodSeconds+phase)
+		v += d.drift * math.Sin(2*math.Pi*fraction(secs/d.periodSeconds)+phase)
 	}
 	if d.noise != 0 {
 		v += d.noise * (2*unit01(mix64(key+uint64(t.Unix())*0x9E3779B97F4A7C15)) - 1)

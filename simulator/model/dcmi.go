@@ -134,7 +134,7 @@ func (b *BMC) powerModel(t time.Time) float64 {
 		period := p.DriftPeriod.Seconds()
 		phase := 2 * math.Pi * unit01(mix64(key))
 		secs := float64(t.UnixNano()) / 1e9
-		v += p.Drift * math.Sin(2*math.Pi*math.Mod(secs, period)/period+phase)
+		v += p.Drift * math.Sin(2*math.Pi*fraction(secs/period)+phase)
 	}
 	if p.Noise != 0 {
 		v += p.Noise * (2*unit01(mix64(key+uint64(t.Unix())*0x9E3779B97F4A7C15)) - 1)
