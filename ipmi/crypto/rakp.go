@@ -52,13 +52,11 @@ func (a AuthAlgorithm) IntegrityCheckLen() int {
 }
 
 // keyConstantLen is the length of the constants K1 and K2 are derived
-// from: 20 bytes, or 32 for SHA-256 (ipmitool and FreeIPMI agree).
-func (a AuthAlgorithm) keyConstantLen() int {
-	if a == AuthRAKPHMACSHA256 {
-		return 32
-	}
-	return 20
-}
+// from: 20 bytes for every authentication algorithm, SHA-256 included.
+// ipmitool 1.8.19 and FreeIPMI 1.6.10 both use 20 with HMAC-SHA256, and
+// BMCs follow them; 32 breaks the first authenticated packet after the
+// handshake (docs/bmc-quirks.md).
+const keyConstantLen = 20
 
 // Handshake holds the values both sides know after RAKP2 and computes the
 // auth codes and keys from them. Password and KG are the raw secrets
@@ -143,7 +141,7 @@ func (h *Handshake) DeriveKeys() SessionKeys {
 	if sik == nil {
 		return SessionKeys{}
 	}
-	n := h.Suite.Auth.keyConstantLen()
+	n := keyConstantLen
 	c1, c2 := make([]byte, n), make([]byte, n)
 	for i := range c1 {
 		c1[i], c2[i] = 1, 2
