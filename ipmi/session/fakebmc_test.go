@@ -139,12 +139,14 @@ func (b *fakeBMC) counter(name string) int {
 	return b.count[name]
 }
 
+// activeSessions counts the sessions the BMC holds, half-open RMCP+ ones
+// included (IPMI v1.5 temporary sessions are not).
 func (b *fakeBMC) activeSessions() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := 0
 	for _, s := range b.sessions {
-		if s.active {
+		if s.active || !s.v15 {
 			n++
 		}
 	}
@@ -530,6 +532,12 @@ func (b *fakeBMC) rakp3(p []byte) [][]byte {
 	b.count["rakp3"]++
 	ss := b.sessions[r3.BMCSessionID]
 	if ss == nil {
+		return nil
+	}
+	if r3.Status != wire.RAKPStatusOK {
+		// the console gives up: free the session, answer nothing
+		b.count["rakp3_abort"]++
+		delete(b.sessions, ss.bmcID)
 		return nil
 	}
 	r4 := wire.RAKP4{Tag: r3.Tag, ConsoleSessionID: ss.consoleID}

@@ -80,6 +80,12 @@ func (s *Session) authCapabilities(ctx context.Context, extended bool) (*command
 		if extended {
 			return s.authCapabilities(ctx, false)
 		}
+		if code == wire.CCInvalidDataField && s.cfg.Privilege > wire.PrivilegeUser {
+			// The request has one variable field besides the "present
+			// channel": the privilege. ipmi_sim answers 0xCC when it
+			// exceeds the channel's limit (docs/bmc-quirks.md).
+			return nil, authError(PrivilegeRefused, "get channel authentication capabilities for %s: completion code %s", s.cfg.Privilege, code)
+		}
 		return nil, fmt.Errorf("%w: get channel authentication capabilities: completion code %s", ErrProtocol, code)
 	}
 	var resp command.GetChannelAuthCapabilitiesResponse
@@ -302,6 +308,13 @@ func (s *Session) openRMCPPlusSession(ctx context.Context, suite crypto.CipherSu
 	}
 	hs.BMCRandom, hs.BMCGUID = r2.BMCRandom, r2.BMCGUID
 	if want := hs.RAKP2AuthCode(); !crypto.Equal(want, r2.AuthCode) {
+		// Tell the BMC, with a RAKP3 carrying an error status (IPMI v2.0
+		// section 13.22), so it frees the session slot now rather than
+		// when the half-open session times out. ipmi_sim counts such a
+		// session as active until then (docs/bmc-quirks.md).
+		s.tag++
+		abort := wire.RAKP3{Tag: s.tag, Status: wire.RAKPStatusInvalidIntegrityCheck, BMCSessionID: osr.BMCSessionID}
+		s.sendPayload(wire.PayloadRAKP3, abort.AppendTo(nil))
 		return authError(WrongPassword, "rakp 2 key exchange auth code does not verify")
 	}
 
@@ -394,15 +407,27 @@ func (s *Session) raisePrivilege(ctx context.Context) error {
 	return fmt.Errorf("set session privilege level: %w", err)
 }
 
+// sendPayload sends an RMCP+ handshake message outside any session
+// without waiting for an answer (best effort).
+func (s *Session) sendPayload(typ wire.PayloadType, payload []byte) {
+	_, _ = s.conn.Write(appendPresessionPacket(nil, typ, payload))
+}
+
+// appendPresessionPacket appends an RMCP+ packet carrying payload outside
+// any session (session ID and sequence number 0, unauthenticated).
+func appendPresessionPacket(dst []byte, typ wire.PayloadType, payload []byte) []byte {
+	dst = wire.IPMIRMCPHeader.AppendTo(dst)
+	h := wire.SessionV2Header{PayloadType: typ, PayloadLength: uint16(len(payload))}
+	return append(h.AppendTo(dst), payload...)
+}
+
 // payloadRoundTrip sends an RMCP+ handshake message (payload type reqType,
 // outside any session) and returns the first answer of type respType for
 // which match is true, retransmitting until the step's deadline. The
 // answer aliases the read buffer. The caller holds stateMu exclusively.
 func (s *Session) payloadRoundTrip(ctx context.Context, reqType wire.PayloadType, payload []byte,
 	respType wire.PayloadType, match func([]byte) bool) ([]byte, error) {
-	pkt := wire.IPMIRMCPHeader.AppendTo(make([]byte, 0, 64+len(payload)))
-	h := wire.SessionV2Header{PayloadType: reqType, PayloadLength: uint16(len(payload))}
-	pkt = append(h.AppendTo(pkt), payload...)
+	pkt := appendPresessionPacket(make([]byte, 0, 64+len(payload)), reqType, payload)
 
 	s.readToken <- struct{}{}
 	defer func() { <-s.readToken }()
