@@ -1,0 +1,134 @@
+// Package collector turns one BMC session into Prometheus metrics, one
+// collector per concern (sensors, SEL, chassis, DCMI, BMC info, LAN info),
+// in the style of node_exporter: each file registers one collector.
+//
+// Metric names and labels match prometheus-community/ipmi_exporter where
+// the two overlap, so its dashboards and alerts keep working.
+package collector
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/config"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi"
+)
+
+const namespace = "ipmi"
+
+// Target is what a collector scrapes: a client on an open session, the
+// module's settings, and the caches that outlive any one session.
+type Target struct {
+	Client *ipmi.Client
+	Module *config.Module
+	State  *State
+	Logger log.Logger
+}
+
+// Collector produces the metrics of one concern. Collect sends what it
+// could read even when it returns an error: a scrape that hits its
+// deadline half way reports the half it has, and ipmi_up says it failed.
+type Collector interface {
+	Name() config.Collector
+	Collect(ctx context.Context, t *Target, ch chan<- prometheus.Metric) error
+}
+
+// scrapeOrder runs the cheap, single-request collectors first, so that a
+// sensor walk cut short by the deadline does not also cost the chassis and
+// SEL metrics.
+var scrapeOrder = []config.Collector{
+	config.CollectorChassis, config.CollectorBMC, config.CollectorDCMI,
+	config.CollectorLAN, config.CollectorSEL, config.CollectorIPMI,
+}
+
+var (
+	upDesc = prometheus.NewDesc(namespace+"_up",
+		"1 if the collector read the BMC successfully in this scrape, 0 if not.",
+		[]string{"collector"}, nil)
+	durationDesc = prometheus.NewDesc(namespace+"_scrape_duration_seconds",
+		"Time this scrape of the BMC took.", nil, nil)
+)
+
+// SessionError reports whether err means the session itself is unusable
+// (the caller drops it from the pool) rather than one command failing.
+type SessionError interface{ SessionBroken() bool }
+
+// Scrape runs the module's collectors against t in a fixed order and
+// returns their metrics, an ipmi_up per collector and the scrape duration.
+// openErr, when not nil, is the reason no session could be opened: every
+// collector then reports ipmi_up 0. broken reports whether any collector
+// saw an error for which isBroken returns true.
+func Scrape(ctx context.Context, t *Target, openErr error, isBroken func(error) bool) (metrics []prometheus.Metric, broken bool) {
+	start := time.Now()
+	ch := make(chan prometheus.Metric, 256)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m := range ch {
+			metrics = append(metrics, m)
+		}
+	}()
+	logger := loggerOf(t)
+	if openErr == nil && t.State == nil {
+		// No caches to keep: this scrape starts from scratch.
+		tt := *t
+		tt.State = NewState()
+		t = &tt
+	}
+	for _, name := range scrapeOrder {
+		if !t.Module.HasCollector(name) {
+			continue
+		}
+		up := 0.0
+		switch {
+		case openErr != nil:
+		case ctx.Err() != nil:
+			level.Debug(logger).Log("msg", "collector skipped: scrape deadline passed", "collector", name)
+		case registry[name] == nil:
+			level.Error(logger).Log("msg", "collector not implemented", "collector", name)
+		default:
+			err := registry[name].Collect(ctx, t, ch)
+			if err == nil {
+				up = 1
+				break
+			}
+			if isBroken != nil && isBroken(err) {
+				broken = true
+			}
+			lvl := level.Warn
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				lvl = level.Info
+			}
+			lvl(logger).Log("msg", "collector failed", "collector", name, "err", err)
+		}
+		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up, string(name))
+	}
+	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, time.Since(start).Seconds())
+	close(ch)
+	<-done
+	return metrics, broken
+}
+
+// registry maps collector names to their implementations. It is a
+// literal table, never changed at run time.
+var registry = map[config.Collector]Collector{
+	config.CollectorIPMI:    sensorCollector{},
+	config.CollectorSEL:     selCollector{},
+	config.CollectorChassis: chassisCollector{},
+	config.CollectorDCMI:    dcmiCollector{},
+	config.CollectorBMC:     bmcCollector{},
+	config.CollectorLAN:     lanCollector{},
+}
+
+// loggerOf returns t's logger, or one that discards.
+func loggerOf(t *Target) log.Logger {
+	if t.Logger == nil {
+		return log.NewNopLogger()
+	}
+	return t.Logger
+}

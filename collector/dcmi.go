@@ -1,0 +1,70 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/config"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
+)
+
+// The dcmi collector: one DCMI Get Power Reading (system power statistics
+// mode, as ipmi-dcmi --get-system-power-statistics) per scrape.
+//
+// As with ipmi_exporter: while the BMC says "power measurement not active"
+// there is no power series and the collector is up; a BMC without DCMI
+// (the command answered with a "not supported" completion code) fails the
+// collector, ipmi_up{collector="dcmi"} 0, as ipmi-dcmi exits non-zero
+// there (docs/runbook.md, IPMICollectorFailed: remove dcmi from the module
+// of such BMCs). The answer is remembered for dcmiRetryInterval, so such a
+// BMC costs no round trip per scrape.
+
+var dcmiPowerDesc = prometheus.NewDesc(namespace+"_dcmi_power_consumption_watts",
+	"Current power consumption in Watts.", nil, nil)
+
+// dcmiUnsupported reports completion codes that mean "this BMC has no
+// DCMI power reading", as opposed to a transient failure.
+func dcmiUnsupported(err error) bool {
+	for _, code := range [...]wire.CompletionCode{wire.CCInvalidCommand, wire.CCInvalidCommandForLUN,
+		wire.CCInvalidDataField, wire.CCSubFunctionDisabled} {
+		if wire.IsCompletionCode(err, code) {
+			return true
+		}
+	}
+	return false
+}
+
+type dcmiCollector struct{}
+
+func (dcmiCollector) Name() config.Collector { return config.CollectorDCMI }
+
+func (dcmiCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheus.Metric) error {
+	unlock, err := acquire(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st := t.State
+	now := st.now()
+	if st.dcmiUnsupported != nil && now.Before(st.dcmiRetryAt) {
+		return fmt.Errorf("DCMI power reading not supported (remembered until %s): %w",
+			st.dcmiRetryAt.Format("15:04:05"), st.dcmiUnsupported)
+	}
+	r, err := t.Client.DCMIPowerReading(ctx)
+	if err != nil {
+		if dcmiUnsupported(err) {
+			st.dcmiUnsupported, st.dcmiRetryAt = err, now.Add(dcmiRetryInterval)
+			level.Info(loggerOf(t)).Log("msg", "BMC does not support DCMI power readings; asking again later",
+				"retry_in", dcmiRetryInterval, "err", err)
+		}
+		return fmt.Errorf("reading the DCMI power reading: %w", err)
+	}
+	st.dcmiUnsupported = nil
+	if r.MeasurementActive {
+		ch <- constMetric(dcmiPowerDesc, float64(r.CurrentWatts))
+	}
+	return nil
+}

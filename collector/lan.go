@@ -1,0 +1,103 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/config"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/command"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
+)
+
+// The lan collector: the addressing of the BMC's LAN channel, read with
+// Get LAN Configuration Parameters every scrape (six round trips: the
+// address may come from DHCP). The channel is found once: the first of
+// channels 1-11 that answers for parameter 3 (IP address); channel 1
+// almost always. The IPMI specification, and the simulator, require
+// OPERATOR privilege for this command.
+
+var lanInfoDesc = prometheus.NewDesc(namespace+"_bmc_lan_info",
+	"Constant metric with value '1' describing the addressing of the BMC's LAN channel.",
+	[]string{"ip_source", "ip", "netmask", "mac", "gateway_ip"}, nil)
+
+// Channel numbers 1-11 are implementation specific (0 is the primary
+// IPMB, 12-13 reserved, 14 "this channel", 15 the system interface).
+const (
+	firstLANCandidate = 1
+	lastLANCandidate  = 11
+)
+
+type lanCollector struct{}
+
+func (lanCollector) Name() config.Collector { return config.CollectorLAN }
+
+func (lanCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheus.Metric) error {
+	unlock, err := acquire(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st := t.State
+	if !st.lanChannelKnown {
+		c, err := findLANChannel(ctx, t.Client)
+		if err != nil {
+			return err
+		}
+		st.lanChannel, st.lanChannelKnown = c, true
+	}
+	cfg, err := t.Client.LANConfig(ctx, st.lanChannel)
+	if err != nil {
+		return fmt.Errorf("reading LAN channel %d: %w", st.lanChannel, err)
+	}
+	if !cfg.HasIPAddressSource && !cfg.IPAddress.IsValid() && cfg.MACAddress == nil {
+		// Nothing at all: the channel is not (or no longer) a LAN
+		// channel. Look again next time.
+		st.lanChannelKnown = false
+		return fmt.Errorf("LAN channel %d answers no addressing parameter", st.lanChannel)
+	}
+	source := ""
+	if cfg.HasIPAddressSource {
+		source = cfg.IPAddressSource.String()
+	}
+	mac := ""
+	if cfg.MACAddress != nil {
+		mac = cfg.MACAddress.String()
+	}
+	ch <- constMetric(lanInfoDesc, 1, source, addrLabel(cfg.IPAddress), addrLabel(cfg.SubnetMask), mac,
+		addrLabel(cfg.DefaultGateway))
+	return nil
+}
+
+func addrLabel(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// findLANChannel probes channels 1-11 with Get LAN Configuration
+// Parameters (IP address): a non-LAN channel answers with a completion
+// code. Insufficient privilege ends the search at once, as it applies to
+// every channel.
+func findLANChannel(ctx context.Context, c *ipmi.Client) (uint8, error) {
+	var resp command.GetLANConfigResponse
+	var last error
+	for ch := uint8(firstLANCandidate); ch <= lastLANCandidate; ch++ {
+		req := command.GetLANConfigRequest{Channel: ch, Parameter: command.LANParamIPAddress}
+		err := c.Do(ctx, &req, &resp)
+		if err == nil {
+			return ch, nil
+		}
+		var ce *wire.CompletionCodeError
+		if !errors.As(err, &ce) || ce.Code == wire.CCInsufficientPrivilege {
+			return 0, fmt.Errorf("looking for the LAN channel: %w", err)
+		}
+		last = err
+	}
+	return 0, fmt.Errorf("no LAN channel among channels %d-%d: %w", firstLANCandidate, lastLANCandidate, last)
+}

@@ -1,0 +1,107 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/config"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/sdr"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/sel"
+)
+
+// The sel collector: Get SEL Info every scrape, and the entries added
+// since the previous scrape (none: one round trip in all).
+//
+// ipmi_sel_events_count_by_state counts the entries this State has read,
+// by severity (sel.Entry.Severity: FreeIPMI's default interpretation, with
+// non-recoverable threshold crossings apart). It behaves as a counter
+// (exposed as a gauge, the name is fixed and has no _total): it never
+// decreases. The first scrape counts every entry in the SEL; later scrapes
+// add the entries added since. When the SEL is cleared (erase timestamp
+// changed, or the last entry read is gone) counting goes on with the
+// entries of the new log, so increase() over the series counts events, not
+// log sizes. A fresh State (exporter restart, module change) starts again
+// from the entries in the SEL, which Prometheus sees as a counter reset
+// only if the log was cleared in between. Entries are read at most
+// selEntriesPerScrape per scrape, so a long SEL is counted over several
+// scrapes instead of eating the sensor walk's time.
+
+// selEntriesPerScrape bounds the SEL entries one scrape reads.
+const selEntriesPerScrape = 64
+
+// severityCount is the number of sdr.Severity values (Unknown through
+// NonRecoverable), the index of State.selEvents.
+const severityCount = int(sdr.NonRecoverable) + 1
+
+var (
+	selEntriesDesc = prometheus.NewDesc(namespace+"_sel_logs_count",
+		"Current number of log entries in the SEL.", nil, nil)
+	selFreeSpaceDesc = prometheus.NewDesc(namespace+"_sel_free_space_bytes",
+		"Current free space remaining for new SEL entries.", nil, nil)
+	selLastAddDesc = prometheus.NewDesc(namespace+"_sel_last_add_timestamp_seconds",
+		"Time of the most recent addition to the SEL (absent while the BMC clock is unset).", nil, nil)
+	selEventsDesc = prometheus.NewDesc(namespace+"_sel_events_count_by_state",
+		"SEL entries read since the exporter began watching this BMC, by severity. Never decreases: a cleared SEL does not reset it.",
+		[]string{"state"}, nil)
+)
+
+// selStateLabel is the state label value of a severity.
+func selStateLabel(s sdr.Severity) string {
+	switch s {
+	case sdr.Nominal:
+		return "nominal"
+	case sdr.Warning:
+		return "warning"
+	case sdr.Critical:
+		return "critical"
+	case sdr.NonRecoverable:
+		return "non_recoverable"
+	}
+	return "unknown"
+}
+
+type selCollector struct{}
+
+func (selCollector) Name() config.Collector { return config.CollectorSEL }
+
+func (selCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheus.Metric) error {
+	unlock, err := acquire(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st := t.State
+	res, err := sel.ReadSince(ctx, t.Client, st.selCursor, sel.ReadOptions{MaxEntries: selEntriesPerScrape})
+	if err != nil {
+		return fmt.Errorf("reading the SEL: %w", err)
+	}
+	logger := loggerOf(t)
+	if res.Reset {
+		level.Info(logger).Log("msg", "SEL was cleared; counting the entries of the new log", "entries", res.Info.Entries)
+	}
+	if res.Truncated != "" {
+		level.Warn(logger).Log("msg", "SEL read stopped early", "reason", res.Truncated)
+	}
+	for _, e := range res.Entries {
+		sev := e.Severity()
+		if int(sev) >= severityCount {
+			sev = sdr.Unknown
+		}
+		st.selEvents[sev]++
+	}
+	st.selCursor = res.Cursor
+
+	info := &res.Info
+	ch <- constMetric(selEntriesDesc, float64(info.Entries))
+	ch <- constMetric(selFreeSpaceDesc, float64(info.FreeSpace))
+	if ts := info.LastAddition; !ts.IsUnspecified() && !ts.IsRelative() {
+		ch <- constMetric(selLastAddDesc, float64(ts))
+	}
+	for sev := sdr.Unknown; int(sev) < severityCount; sev++ {
+		ch <- constMetric(selEventsDesc, st.selEvents[sev], selStateLabel(sev))
+	}
+	return nil
+}

@@ -1,0 +1,577 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/config"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/command"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/sdr"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
+)
+
+// The ipmi collector: one Get Sensor Reading per sensor of the SDR
+// repository, in repository order.
+//
+// Compatibility with prometheus-community/ipmi_exporter (FreeIPMI backend,
+// ipmimonitoring):
+//
+//   - id is the SDR record ID in decimal, as ipmimonitoring's ID column and
+//     so as ipmi_exporter's id label and its exclude_sensor_ids (the
+//     bougou/go-ipmi "native" backend uses the sensor number instead; the
+//     record ID is unique per BMC, sensor numbers are only unique per
+//     owner and LUN). The sensors of a shared Compact record all carry
+//     that record's ID, as with ipmimonitoring --shared-sensors, and are
+//     told apart by name.
+//   - Sensors in degrees C, RPM, Volts, Amps and Watts get their typed
+//     families; fans in percent get ipmi_fan_speed_ratio (value / 100);
+//     everything else, discrete sensors included, ipmi_sensor_value and
+//     ipmi_sensor_state with a type label. A discrete sensor's value is NaN
+//     (ipmimonitoring prints N/A there); its asserted states are
+//     ipmi_sensor_discrete_state series.
+//   - State: 0 nominal, 1 warning, 2 critical, NaN unknown. Non-recoverable
+//     is reported as 2, as ipmi_exporter knows no higher level; the
+//     thresholds (ipmi_sensor_threshold) tell the two apart. Unlike
+//     FreeIPMI, a reading beyond a non-critical threshold is a warning.
+//   - An unreadable sensor (completion code 0xCB/0xCC/0xCD and the like,
+//     an empty reply, "reading unavailable", scanning disabled, an
+//     unreachable owner) has no value series, state NaN and its info and
+//     thresholds; ipmi_exporter drops such sensors or reports value NaN.
+//     It never fails the collector.
+//   - Names are unique per target: when several sensors share an ID
+//     string, the one with the lowest (channel, owner, LUN, number) keeps
+//     it and the others get " (<owner> #0x<number>)" appended, e.g.
+//     "CPU Temp (0x2c/ch6/lun0 #0x01)".
+//
+// Thresholds come from the Full records and are converted once per
+// repository; a value changed with Set Sensor Thresholds shows after the
+// next SDR change. Thresholds of non-linear sensors are not reported.
+
+var (
+	sensorStateDesc = prometheus.NewDesc(namespace+"_sensor_state",
+		"Indicates the severity of the state reported by an IPMI sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).",
+		[]string{"id", "name", "type"}, nil)
+	sensorValueDesc = prometheus.NewDesc(namespace+"_sensor_value",
+		"Generic data read from an IPMI sensor of unknown type, relying on labels for context.",
+		[]string{"id", "name", "type"}, nil)
+	fanSpeedRPMDesc = prometheus.NewDesc(namespace+"_fan_speed_rpm",
+		"Fan speed in rotations per minute.", []string{"id", "name"}, nil)
+	fanSpeedRatioDesc = prometheus.NewDesc(namespace+"_fan_speed_ratio",
+		"Fan speed as a proportion of the maximum speed.", []string{"id", "name"}, nil)
+	fanSpeedStateDesc = prometheus.NewDesc(namespace+"_fan_speed_state",
+		"Reported state of a fan speed sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).", []string{"id", "name"}, nil)
+	temperatureDesc = prometheus.NewDesc(namespace+"_temperature_celsius",
+		"Temperature reading in degree Celsius.", []string{"id", "name"}, nil)
+	temperatureStateDesc = prometheus.NewDesc(namespace+"_temperature_state",
+		"Reported state of a temperature sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).", []string{"id", "name"}, nil)
+	voltageDesc = prometheus.NewDesc(namespace+"_voltage_volts",
+		"Voltage reading in Volts.", []string{"id", "name"}, nil)
+	voltageStateDesc = prometheus.NewDesc(namespace+"_voltage_state",
+		"Reported state of a voltage sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).", []string{"id", "name"}, nil)
+	currentDesc = prometheus.NewDesc(namespace+"_current_amperes",
+		"Current reading in Amperes.", []string{"id", "name"}, nil)
+	currentStateDesc = prometheus.NewDesc(namespace+"_current_state",
+		"Reported state of a current sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).", []string{"id", "name"}, nil)
+	powerDesc = prometheus.NewDesc(namespace+"_power_watts",
+		"Power reading in Watts.", []string{"id", "name"}, nil)
+	powerStateDesc = prometheus.NewDesc(namespace+"_power_state",
+		"Reported state of a power sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).", []string{"id", "name"}, nil)
+	sensorThresholdDesc = prometheus.NewDesc(namespace+"_sensor_threshold",
+		"A readable threshold of a sensor, in the unit of its value series.",
+		[]string{"id", "name", "threshold"}, nil)
+	sensorInfoDesc = prometheus.NewDesc(namespace+"_sensor_info",
+		"Constant 1 per sensor, describing it: sensor type, unit and entity.",
+		[]string{"id", "name", "type", "unit", "entity"}, nil)
+	sensorDiscreteStateDesc = prometheus.NewDesc(namespace+"_sensor_discrete_state",
+		"1 for every state a discrete sensor asserts.",
+		[]string{"id", "name", "type", "state"}, nil)
+)
+
+// familyID selects the metric family a sensor's value and state go to.
+type familyID uint8
+
+const (
+	familyGeneric familyID = iota
+	familyTemperature
+	familyFanRPM
+	familyFanRatio
+	familyVoltage
+	familyCurrent
+	familyPower
+)
+
+// family is a value and a state descriptor; typed families are labelled
+// {id, name}, the generic one {id, name, type}. scale converts the
+// sensor's unit to the family's (percent to ratio).
+type family struct {
+	value, state *prometheus.Desc
+	scale        float64
+	typed        bool
+}
+
+func (f familyID) family() family {
+	switch f {
+	case familyTemperature:
+		return family{temperatureDesc, temperatureStateDesc, 1, true}
+	case familyFanRPM:
+		return family{fanSpeedRPMDesc, fanSpeedStateDesc, 1, true}
+	case familyFanRatio:
+		return family{fanSpeedRatioDesc, fanSpeedStateDesc, 0.01, true}
+	case familyVoltage:
+		return family{voltageDesc, voltageStateDesc, 1, true}
+	case familyCurrent:
+		return family{currentDesc, currentStateDesc, 1, true}
+	case familyPower:
+		return family{powerDesc, powerStateDesc, 1, true}
+	}
+	return family{sensorValueDesc, sensorStateDesc, 1, false}
+}
+
+// familyOf chooses by unit, as ipmi_exporter does: only sensors with an
+// analog reading in a plain unit (no modifier unit) get a typed family.
+func familyOf(info *sdr.SensorInfo) familyID {
+	u := info.Units
+	if info.EventType.IsDiscrete() || u.Analog == sdr.AnalogNone || u.Relation != sdr.ModifierNone {
+		return familyGeneric
+	}
+	if u.Percentage {
+		if info.SensorType == sdr.SensorTypeFan && (u.Base == sdr.UnitUnspecified || u.Base == sdr.UnitRPM) {
+			return familyFanRatio
+		}
+		return familyGeneric
+	}
+	switch u.Base {
+	case sdr.UnitDegreesC:
+		return familyTemperature
+	case sdr.UnitRPM:
+		return familyFanRPM
+	case sdr.UnitVolts:
+		return familyVoltage
+	case sdr.UnitAmps:
+		return familyCurrent
+	case sdr.UnitWatts:
+		return familyPower
+	}
+	return familyGeneric
+}
+
+// thresholdLabel is the threshold label value of each threshold.
+func thresholdLabel(th sdr.Threshold) string {
+	switch th {
+	case sdr.LowerNonRecoverable:
+		return "lower_non_recoverable"
+	case sdr.LowerCritical:
+		return "lower_critical"
+	case sdr.LowerNonCritical:
+		return "lower_non_critical"
+	case sdr.UpperNonCritical:
+		return "upper_non_critical"
+	case sdr.UpperCritical:
+		return "upper_critical"
+	case sdr.UpperNonRecoverable:
+		return "upper_non_recoverable"
+	}
+	return th.String()
+}
+
+// stateValue maps a severity to the ipmi_exporter state value.
+func stateValue(s sdr.Severity) float64 {
+	switch s {
+	case sdr.Nominal:
+		return 0
+	case sdr.Warning:
+		return 1
+	case sdr.Critical, sdr.NonRecoverable:
+		return 2
+	}
+	return math.NaN()
+}
+
+// maxStates is the number of discrete state offsets (bits 0-14).
+const maxStates = 15
+
+// sensorTable is what a warm scrape needs, prepared once per repository
+// (and module): the sensors to read, in repository order, with their
+// label pairs and constant series built.
+type sensorTable struct {
+	repo    *sdr.Repository
+	module  *config.Module
+	sensors []sensorEntry
+}
+
+type sensorEntry struct {
+	info   sdr.SensorInfo
+	name   string // unique per target
+	target wire.Target
+	fam    familyID
+	// nonLinear sensors convert with factors from Get Sensor Reading
+	// Factors, cached for the raw range they cover.
+	nonLinear bool
+	factors   factorCache
+	// Label pairs: {id, name} and {id, name, type}.
+	idName, idNameType []*dto.LabelPair
+	// static holds the series that do not change between scrapes: info
+	// and thresholds.
+	static []prometheus.Metric
+	// states holds the discrete state series, built the first time a
+	// state is asserted and shared by later scrapes.
+	states [maxStates]*sample
+}
+
+// factorCache remembers the factors of a non-linear sensor: they hold
+// for raw readings from..next-1 (to 255 when next <= from).
+type factorCache struct {
+	valid      bool
+	from, next uint8
+	factors    command.ReadingFactors
+}
+
+func (c *factorCache) covers(raw uint8) bool {
+	if !c.valid || raw < c.from {
+		return false
+	}
+	return c.next <= c.from || raw < c.next
+}
+
+// buildSensorTable prepares the sensors of repo that module does not
+// exclude.
+func buildSensorTable(repo *sdr.Repository, module *config.Module) *sensorTable {
+	infos := repo.Sensors()
+	names := uniqueNames(infos)
+	tbl := &sensorTable{repo: repo, module: module}
+	tbl.sensors = make([]sensorEntry, 0, len(infos))
+	// The six threshold label pairs are shared by every sensor.
+	var thresholdPairs [6]*dto.LabelPair
+	for i, th := range sdr.AllThresholdsInOrder {
+		thresholdPairs[i] = labelPair("threshold", thresholdLabel(th))
+	}
+	for i := range infos {
+		info := &infos[i]
+		if module.ExcludesSensor(info.RecordID) {
+			continue
+		}
+		e := sensorEntry{
+			info:      *info,
+			name:      names[i],
+			target:    info.Target(),
+			fam:       familyOf(info),
+			nonLinear: info.NeedsFactors(),
+		}
+		id := strconv.Itoa(int(info.RecordID))
+		typeName := labelValue(info.SensorType.String())
+		idPair, namePair := labelPair("id", id), labelPair("name", e.name)
+		e.idName = sortedPairs([]*dto.LabelPair{idPair, namePair})
+		e.idNameType = withPair(e.idName, labelPair("type", typeName))
+		e.static = append(e.static, &sample{
+			desc: sensorInfoDesc,
+			labels: withPair(e.idNameType, labelPair("unit", labelValue(info.Unit)),
+				labelPair("entity", labelValue(entityLabel(info.Entity)))),
+			value: 1,
+		})
+		if info.EventType.IsThreshold() && !e.nonLinear {
+			scale := e.fam.family().scale
+			for j, th := range sdr.AllThresholdsInOrder {
+				v, ok := info.Thresholds.Value(th, &info.Conversion)
+				if !ok {
+					continue
+				}
+				e.static = append(e.static, &sample{desc: sensorThresholdDesc,
+					labels: withPair(e.idName, thresholdPairs[j]), value: v * scale})
+			}
+		}
+		e.static = slices.Clip(e.static)
+		tbl.sensors = append(tbl.sensors, e)
+	}
+	return tbl
+}
+
+// entityLabel names an entity as "<entity name> <instance>", e.g.
+// "Processor 2".
+func entityLabel(e sdr.Entity) string {
+	return e.ID.String() + " " + strconv.Itoa(int(e.Instance))
+}
+
+// uniqueNames returns a name per sensor, unique among infos (see the
+// comment at the top of this file).
+func uniqueNames(infos []sdr.SensorInfo) []string {
+	names := make([]string, len(infos))
+	groups := make(map[string][]int, len(infos))
+	for i := range infos {
+		names[i] = labelValue(infos[i].Name)
+		groups[names[i]] = append(groups[names[i]], i)
+	}
+	taken := make(map[string]bool, len(infos))
+	var dups []string
+	for name, members := range groups {
+		taken[name] = true
+		if len(members) > 1 {
+			dups = append(dups, name)
+		}
+	}
+	// Deterministic whatever the repository order: groups by name, members
+	// by location.
+	slices.Sort(dups)
+	for _, dup := range dups {
+		members := groups[dup]
+		slices.SortFunc(members, func(a, b int) int { return compareSensorKeys(&infos[a], &infos[b]) })
+		for _, i := range members[1:] {
+			s := &infos[i]
+			name := fmt.Sprintf("%s (%s #0x%02x)", names[i], s.Owner, s.Number)
+			for n := 2; taken[name]; n++ {
+				name = fmt.Sprintf("%s (%s #0x%02x, %d)", names[i], s.Owner, s.Number, n)
+			}
+			taken[name] = true
+			names[i] = name
+		}
+	}
+	return names
+}
+
+// compareSensorKeys orders sensors by where they live: channel, owner
+// address, LUN, number, then record ID.
+func compareSensorKeys(a, b *sdr.SensorInfo) int {
+	ta, tb := a.Target(), b.Target()
+	ka := [...]int{int(ta.Channel), int(ownerSortAddr(ta)), int(ta.LUN), int(a.Number), int(a.RecordID)}
+	kb := [...]int{int(tb.Channel), int(ownerSortAddr(tb)), int(tb.LUN), int(b.Number), int(b.RecordID)}
+	return slices.Compare(ka[:], kb[:])
+}
+
+// ownerSortAddr sorts the BMC first.
+func ownerSortAddr(t wire.Target) uint8 {
+	if t.IsBMC() {
+		return 0
+	}
+	return t.Addr
+}
+
+// discreteStateName names state offset of a discrete sensor; unnamed
+// states are "state N", and a name the state set uses for several
+// offsets (the reserved Watchdog 2 states) gets the offset appended.
+func discreteStateName(info *sdr.SensorInfo, offset uint8) string {
+	name := sdr.StateName(info.EventType, info.SensorType, offset)
+	if name == "" {
+		return "state " + strconv.Itoa(int(offset))
+	}
+	for o := uint8(0); o < maxStates; o++ {
+		if o != offset && sdr.StateName(info.EventType, info.SensorType, o) == name {
+			return fmt.Sprintf("%s (state %d)", name, offset)
+		}
+	}
+	return labelValue(name)
+}
+
+type sensorCollector struct{}
+
+func (sensorCollector) Name() config.Collector { return config.CollectorIPMI }
+
+func (sensorCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheus.Metric) error {
+	unlock, err := acquire(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	tbl, err := prepareSensors(ctx, t)
+	if err != nil {
+		return err
+	}
+	return readSensors(ctx, t, tbl, ch)
+}
+
+// prepareSensors returns the sensor table for the BMC's current SDR
+// repository: after one Get SDR Repository Info when the cached
+// repository is still current, after a walk when not.
+func prepareSensors(ctx context.Context, t *Target) (*sensorTable, error) {
+	st, module := t.State, moduleOf(t)
+	opts := sdr.ReadOptions{Device: st.deviceSDR, Cached: st.repo}
+	if n := module.SDRReadSize; n > 0 {
+		opts.ChunkSize = uint8(min(n, int(command.ReadWholeRecord)-1))
+	}
+	repo, err := sdr.ReadRepository(ctx, t.Client, opts)
+	if err != nil && st.repo == nil && !opts.Device && wire.IsCompletionCode(err, wire.CCInvalidCommand) {
+		// No SDR repository (Get SDR Repository Info unknown): a
+		// satellite-style controller keeps its sensors as device SDRs.
+		opts.Device = true
+		if devRepo, devErr := sdr.ReadRepository(ctx, t.Client, opts); devErr == nil {
+			repo, err = devRepo, nil
+			st.deviceSDR = true
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the SDR repository: %w", err)
+	}
+	if repo == st.repo {
+		st.cacheHits.Add(1)
+	} else {
+		st.walks.Add(1)
+		if st.repo != nil {
+			// A changed repository (firmware update, hot plug): the
+			// bmc collector reads the device identity again.
+			st.sdrGeneration++
+		}
+		st.repo, st.sensors, st.ownerRetry = repo, nil, nil
+		logger := loggerOf(t)
+		level.Debug(logger).Log("msg", "SDR repository read", "records", len(repo.Records),
+			"restarts", repo.Restarts, "device_sdrs", repo.Device)
+		if repo.Truncated != "" {
+			level.Warn(logger).Log("msg", "SDR repository walk stopped early", "reason", repo.Truncated)
+		}
+		for _, re := range repo.Errors {
+			level.Warn(logger).Log("msg", "SDR record did not decode", "record_id", re.RecordID, "err", re.Err)
+		}
+	}
+	if st.sensors == nil || st.sensors.module != module {
+		st.sensors = buildSensorTable(repo, module)
+	}
+	return st.sensors, nil
+}
+
+// readOutcome classifies the result of one Get Sensor Reading.
+type readOutcome uint8
+
+const (
+	readOK         readOutcome = iota
+	readUnreadable             // this sensor has no reading now
+	readOwnerDown              // the satellite controller is unreachable
+	readFatal                  // the session or the deadline failed: stop
+)
+
+func classifyReadError(ctx context.Context, err error, target wire.Target) readOutcome {
+	var se SessionError
+	switch {
+	case err == nil:
+		return readOK
+	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
+		errors.As(err, &se) && se.SessionBroken():
+		return readFatal
+	}
+	var ce *wire.CompletionCodeError
+	if errors.As(err, &ce) && ce.NetFn == wire.NetFnSensorEvent && ce.Command == command.CmdGetSensorReading {
+		// The owner answered, with a completion code.
+		if !target.IsBMC() && (ce.Code == wire.CCDestinationUnavailable || ce.Code == wire.CCTimeout) {
+			return readOwnerDown
+		}
+		return readUnreadable
+	}
+	if errors.Is(err, wire.ErrShort) || errors.Is(err, wire.ErrMalformed) {
+		return readUnreadable // an empty reply, as some BMCs send for absent sensors
+	}
+	if !target.IsBMC() {
+		// Bridging failed (Send Message refused, no answer from the
+		// target): the BMC itself may be fine.
+		return readOwnerDown
+	}
+	return readFatal
+}
+
+// readSensors reads every sensor of tbl and sends its series. When the
+// deadline passes part way, the series of the sensors read so far are
+// sent and the error returned.
+func readSensors(ctx context.Context, t *Target, tbl *sensorTable, ch chan<- prometheus.Metric) error {
+	st := t.State
+	now := st.now()
+	logger := loggerOf(t)
+	// At most two fresh series per sensor: value and state. One
+	// allocation for all of them.
+	samples := make([]sample, 0, 2*len(tbl.sensors))
+	emit := func(desc *prometheus.Desc, labels []*dto.LabelPair, v float64) {
+		samples = append(samples, sample{desc: desc, labels: labels, value: v})
+		ch <- &samples[len(samples)-1]
+	}
+	var (
+		req  command.GetSensorReadingRequest
+		resp command.GetSensorReadingResponse
+	)
+	for i := range tbl.sensors {
+		e := &tbl.sensors[i]
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("reading sensors: stopped after %d of %d: %w", i, len(tbl.sensors), err)
+		}
+		outcome := readUnreadable
+		if retryAt, down := st.ownerRetry[e.target]; !down || !now.Before(retryAt) {
+			req.Number = e.info.Number
+			err := t.Client.DoTarget(ctx, e.target, &req, &resp)
+			outcome = classifyReadError(ctx, err, e.target)
+			switch outcome {
+			case readFatal:
+				return fmt.Errorf("reading sensor %q: stopped after %d of %d: %w", e.name, i, len(tbl.sensors), err)
+			case readOwnerDown:
+				if st.ownerRetry == nil {
+					st.ownerRetry = make(map[wire.Target]time.Time)
+				}
+				st.ownerRetry[e.target] = now.Add(ownerRetryInterval)
+				level.Warn(logger).Log("msg", "sensor owner unreachable, skipping its sensors", "sensor", e.name,
+					"owner", e.info.Owner, "retry_in", ownerRetryInterval, "err", err)
+			case readUnreadable:
+				level.Debug(logger).Log("msg", "sensor unreadable", "sensor", e.name, "err", err)
+			case readOK:
+				delete(st.ownerRetry, e.target)
+			}
+		}
+		for _, m := range e.static {
+			ch <- m
+		}
+		fam := e.fam.family()
+		stateLabels := e.idName
+		if !fam.typed {
+			stateLabels = e.idNameType
+		}
+		s := sdr.Sensor{SensorInfo: &e.info, Reading: resp}
+		if outcome != readOK || !s.Available() {
+			emit(fam.state, stateLabels, math.NaN())
+			continue
+		}
+		emit(fam.value, stateLabels, sensorValue(ctx, t, e, &s)*fam.scale)
+		emit(fam.state, stateLabels, stateValue(s.Severity()))
+		if states, ok := s.States(); ok {
+			for off := uint8(0); off < maxStates; off++ {
+				if states&(1<<off) == 0 {
+					continue
+				}
+				if e.states[off] == nil {
+					e.states[off] = &sample{desc: sensorDiscreteStateDesc, value: 1,
+						labels: withPair(e.idNameType, labelPair("state", discreteStateName(&e.info, off)))}
+				}
+				ch <- e.states[off]
+			}
+		}
+	}
+	return nil
+}
+
+// sensorValue converts a reading; NaN when the sensor has no numeric
+// reading (discrete sensors, no analog format) or a non-linear sensor's
+// factors cannot be read.
+func sensorValue(ctx context.Context, t *Target, e *sensorEntry, s *sdr.Sensor) float64 {
+	if s.EventType.IsDiscrete() {
+		return math.NaN()
+	}
+	if !e.nonLinear {
+		if v, ok := s.Value(); ok {
+			return v
+		}
+		return math.NaN()
+	}
+	raw := s.Reading.Reading
+	if !e.factors.covers(raw) {
+		var resp command.GetSensorReadingFactorsResponse
+		req := command.GetSensorReadingFactorsRequest{Number: e.info.Number, Reading: raw}
+		if err := t.Client.DoTarget(ctx, e.target, &req, &resp); err != nil {
+			level.Debug(loggerOf(t)).Log("msg", "reading factors unavailable", "sensor", e.name, "err", err)
+			return math.NaN()
+		}
+		e.factors = factorCache{valid: true, from: raw, next: resp.NextReading, factors: resp.Factors}
+	}
+	if v, ok := s.ValueWithFactors(e.factors.factors); ok {
+		return v
+	}
+	return math.NaN()
+}
