@@ -268,9 +268,7 @@ const (
 	DirectionOutput      SensorDirection = 2
 )
 
-// Conversions shared with the command package, so that Full records and
-// Get Sensor Reading Factors use one type.
-type (
-	// ThresholdMask is a set of thresholds (see command.ThresholdMask).
-	ThresholdMask = command.ThresholdMask
-)
+// ThresholdMask is a set of thresholds, bit n = Threshold n. It is the
+// command package's type, shared so that SDR masks, Get Sensor Thresholds
+// and the comparison status of Get Sensor Reading mix freely.
+type ThresholdMask = command.ThresholdMask

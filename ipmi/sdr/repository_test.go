@@ -537,3 +537,44 @@ func BenchmarkParseRepository100(b *testing.B) {
 		}
 	}
 }
+
+// FuzzReadRepository serves arbitrary bytes as a repository, with
+// arbitrary quirks, and checks that the walk ends, in bounded work, with
+// either records or an error.
+func FuzzReadRepository(f *testing.F) {
+	var all []byte
+	for _, r := range testRecords() {
+		all = append(all, r...)
+	}
+	f.Add(all, uint8(0), uint8(0), uint8(0))
+	f.Add(all, uint8(20), uint8(12), uint8(16))
+	f.Add([]byte{1, 0, 0x51, 1, 200, 1, 2}, uint8(5), uint8(0), uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, maxRead, truncate, chunk uint8) {
+		var recs [][]byte
+		for len(data) >= HeaderLen && len(recs) < 64 {
+			n, _ := RecordLen(data)
+			if n > len(data) {
+				n = len(data)
+			}
+			recs = append(recs, data[:n])
+			data = data[n:]
+		}
+		fake := newFakeRepository(recs...)
+		fake.maxRead = int(maxRead)
+		fake.truncateTo = int(truncate)
+		repo, err := ReadRepository(context.Background(), fake, ReadOptions{ChunkSize: chunk, MaxRecords: 100})
+		if err == nil {
+			if len(repo.Records) > 100 {
+				t.Fatalf("%d records", len(repo.Records))
+			}
+			for _, r := range repo.Records {
+				_ = AppendSensorInfos(nil, r)
+			}
+		}
+		// Each record costs at most: whole read, header, and 255 one-byte
+		// chunks with a few refusals; times restarts and info reads.
+		if fake.calls > 4*(len(recs)+1)*300 {
+			t.Fatalf("%d commands for %d records", fake.calls, len(recs))
+		}
+	})
+}
