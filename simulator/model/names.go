@@ -21,6 +21,25 @@ func normalizeName(s string) string {
 	return b.String()
 }
 
+// equalNormalized reports whether normalizeName(s) == want without
+// building the normalized string.
+func equalNormalized(s, want string) bool {
+	i := 0
+	for _, r := range s {
+		if r >= 'A' && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		if !((r >= 'a' && r <= 'z') || (r >= '0' && r <= '9')) {
+			continue
+		}
+		if i >= len(want) || rune(want[i]) != r {
+			return false
+		}
+		i++
+	}
+	return i == len(want)
+}
+
 // parseCode reads a decimal or 0x-prefixed hex byte.
 func parseCode(s string) (uint8, bool) {
 	v, err := strconv.ParseUint(strings.TrimSpace(s), 0, 8)
@@ -45,11 +64,11 @@ func lookupCode(kind, s string, name func(uint8) string) (uint8, error) {
 	}
 	for c := 0; c <= 0xFF; c++ {
 		full := name(uint8(c))
-		if normalizeName(full) == want {
+		if equalNormalized(full, want) {
 			return uint8(c), nil
 		}
-		for _, part := range strings.Split(full, "/") {
-			if normalizeName(part) == want {
+		for part := range strings.SplitSeq(full, "/") {
+			if equalNormalized(part, want) {
 				return uint8(c), nil
 			}
 		}

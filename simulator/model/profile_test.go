@@ -2,15 +2,18 @@ package model
 
 import (
 	"context"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/command"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/sdr"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
+	"github.com/ipmifleet/ipmi_fleet_exporter/simulator/profiles"
 )
 
 // minimalProfile is the smallest useful profile; tests append sections.
@@ -148,4 +151,30 @@ func TestFactorOverrides(t *testing.T) {
 	if s, err := b.Sensor("Neg M"); err != nil || s.Status != command.LowerCritical {
 		t.Fatalf("Neg M at -2.45: status %06b, %v", s.Status, err)
 	}
+}
+
+// FuzzParseProfile: hostile YAML never panics, and whatever parses builds a
+// BMC that answers.
+func FuzzParseProfile(f *testing.F) {
+	for _, name := range ProfileNames() {
+		data, err := fs.ReadFile(profiles.Files(), name+".yaml")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(minimalProfile))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParseProfile(data)
+		if err != nil {
+			return
+		}
+		b, err := New(p, Options{Clock: func() time.Time { return testEpoch }})
+		if err != nil {
+			return
+		}
+		for _, s := range b.Sensors() {
+			b.Handle(s.Owner, wire.NetFnSensorEvent, command.CmdGetSensorReading, []byte{s.Number}, wire.PrivilegeUser)
+		}
+	})
 }
