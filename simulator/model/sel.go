@@ -1,11 +1,11 @@
 package model
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/command"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/sel"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
 )
 
@@ -16,71 +16,67 @@ var ErrSELFull = errors.New("model: SEL full")
 // selSupport: Reserve SEL supported; the overflow bit is added when set.
 const selSupport command.SELSupport = 0x02
 
-// selEvMRev is the event message format revision of IPMI v2.0 events.
-const selEvMRev = 0x04
-
 // selRecord encodes spec as a SEL record with the given ID and timestamp.
 func (c *compiledProfile) selRecord(spec *SELEntrySpec, id uint16, ts command.Timestamp) (selEntry, error) {
-	var e selEntry
-	rt := spec.RecordType
-	if rt == 0 {
-		rt = 0x02
-	}
-	binary.LittleEndian.PutUint16(e[0:], id)
-	e[2] = rt
+	var rec sel.Entry
+	rt := sel.RecordType(spec.RecordType)
 	switch {
-	case rt == 0x02:
+	case rt == 0 || rt == sel.TypeSystemEvent:
 		i, ok := c.byName[spec.Sensor]
 		if !ok {
-			return e, fmt.Errorf("%w %q", ErrUnknownSensor, spec.Sensor)
+			return selEntry{}, fmt.Errorf("%w %q", ErrUnknownSensor, spec.Sensor)
 		}
 		d := &c.sensors[i]
 		if spec.Offset > 0x0F {
-			return e, fmt.Errorf("event offset %d above 15", spec.Offset)
+			return selEntry{}, fmt.Errorf("event offset %d above 15", spec.Offset)
 		}
 		if len(spec.OEM) > 0 {
-			return e, errors.New("oem bytes belong to OEM records (record_type 0xC0-0xFF)")
+			return selEntry{}, errors.New("oem bytes belong to OEM records (record_type 0xC0-0xFF)")
 		}
-		binary.LittleEndian.PutUint32(e[3:], uint32(ts))
-		e[7], e[8] = d.owner.Bytes()
-		e[9] = selEvMRev
-		e[10] = uint8(d.sensorType)
-		e[11] = d.addr.number
-		e[12] = uint8(d.eventType) & 0x7F
-		if spec.Deassert {
-			e[12] |= 0x80
+		ev := &sel.SystemEvent{
+			RecordID: id, Timestamp: ts, Generator: d.owner, EvMRev: sel.EvMRevIPMI2,
+			SensorType: d.sensorType, SensorNumber: d.addr.number,
+			Deassertion: spec.Deassert, EventType: d.eventType,
+			EventData: [3]uint8{spec.Offset, 0xFF, 0xFF},
 		}
-		// Event data 1: how bytes 2 and 3 are used, then the offset.
-		// Threshold events carry the trigger reading and threshold,
-		// discrete ones sensor-specific extension data.
-		usage := uint8(0x03)
+		// Event data 1 says how bytes 2 and 3 are used: threshold events
+		// carry the trigger reading and threshold, discrete ones
+		// sensor-specific extension codes.
+		usage := uint8(sel.DataSensorSpecific)
 		if d.kind == kindThreshold {
-			usage = 0x01
+			usage = sel.DataTrigger
 		}
-		e[13] = spec.Offset
-		e[14], e[15] = 0xFF, 0xFF
 		if spec.EventData2 != nil {
-			e[13] |= usage << 6
-			e[14] = *spec.EventData2
+			ev.EventData[0] |= usage << 6
+			ev.EventData[1] = *spec.EventData2
 		}
 		if spec.EventData3 != nil {
-			e[13] |= usage << 4
-			e[15] = *spec.EventData3
+			ev.EventData[0] |= usage << 4
+			ev.EventData[2] = *spec.EventData3
 		}
-	case rt >= 0xC0 && rt <= 0xDF:
-		// Timestamped OEM: timestamp, manufacturer ID, 6 OEM bytes.
+		rec = ev
+	case rt.IsOEMTimestamped():
+		// Timestamp, manufacturer ID, 6 OEM bytes.
 		if len(spec.OEM) != 9 {
-			return e, fmt.Errorf("record type 0x%02x: oem must hold the 3-byte manufacturer ID and 6 data bytes, got %d", rt, len(spec.OEM))
+			return selEntry{}, fmt.Errorf("record type 0x%02x: oem must hold the 3-byte manufacturer ID and 6 data bytes, got %d", rt, len(spec.OEM))
 		}
-		binary.LittleEndian.PutUint32(e[3:], uint32(ts))
-		copy(e[7:], spec.OEM)
-	case rt >= 0xE0:
+		e := &sel.OEMTimestamped{RecordID: id, RecordType: rt, Timestamp: ts,
+			ManufacturerID: uint32(spec.OEM[0]) | uint32(spec.OEM[1])<<8 | uint32(spec.OEM[2])<<16}
+		copy(e.Data[:], spec.OEM[3:])
+		rec = e
+	case rt.IsOEMNonTimestamped():
 		if len(spec.OEM) != 13 {
-			return e, fmt.Errorf("record type 0x%02x: oem must hold 13 bytes, got %d", rt, len(spec.OEM))
+			return selEntry{}, fmt.Errorf("record type 0x%02x: oem must hold 13 bytes, got %d", rt, len(spec.OEM))
 		}
-		copy(e[3:], spec.OEM)
+		e := &sel.OEMNonTimestamped{RecordID: id, RecordType: rt}
+		copy(e.Data[:], spec.OEM)
+		rec = e
 	default:
-		return e, fmt.Errorf("record type 0x%02x: want 0x02 or 0xC0-0xFF", rt)
+		return selEntry{}, fmt.Errorf("record type 0x%02x: want 0x02 or 0xC0-0xFF", uint8(rt))
+	}
+	var e selEntry
+	if n := len(rec.AppendTo(e[:0])); n != len(e) {
+		return selEntry{}, fmt.Errorf("record type 0x%02x encodes to %d bytes", uint8(rt), n)
 	}
 	return e, nil
 }
