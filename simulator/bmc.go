@@ -49,6 +49,9 @@ type BMC struct {
 	// BMCs of a large fleet carry none.
 	msgScratch []byte
 	respData   []byte
+	// followUp is a second packet the packet being processed produced
+	// (a bridged response); respond hands it out after the reply.
+	followUp []byte
 
 	sendMu  sync.Mutex
 	closed  bool
@@ -178,9 +181,9 @@ func (b *BMC) Sessions() []SessionInfo {
 }
 
 // respond runs one datagram through the faults and the protocol and
-// returns the reply to send after delay; ok is false when there is none.
-// The reply is built into dst.
-func (b *BMC) respond(pkt []byte, from netip.AddrPort, dst []byte) (reply []byte, delay time.Duration, ok bool) {
+// returns the reply, and sometimes a follow-up packet, to send after
+// delay; ok is false when there is no reply. Both are built into dst.
+func (b *BMC) respond(pkt []byte, from netip.AddrPort, dst []byte) (reply, followUp []byte, delay time.Duration, ok bool) {
 	b.counters.PacketsIn.Add(1)
 	f := b.faults.Load()
 	b.mu.Lock()
@@ -188,26 +191,37 @@ func (b *BMC) respond(pkt []byte, from netip.AddrPort, dst []byte) (reply []byte
 	now := b.clock()
 	if f.Silent || now.Before(b.unreachableUntil) || (f.Loss > 0 && b.faultRNG.Float64() < f.Loss) {
 		b.counters.FaultDrops.Add(1)
-		return nil, 0, false
+		return nil, nil, 0, false
 	}
+	b.followUp = nil
 	reply = b.process(pkt, from, now, f, dst)
+	followUp, b.followUp = b.followUp, nil
 	if reply == nil {
-		return nil, 0, false
+		return nil, nil, 0, false
 	}
-	if f.Garbage > 0 && b.faultRNG.Float64() < f.Garbage {
-		for i := range reply {
-			reply[i] = uint8(b.faultRNG.Uint32())
-		}
-		b.counters.FaultReplies.Add(1)
-	} else if f.Truncate > 0 && len(reply) > 1 && b.faultRNG.Float64() < f.Truncate {
-		reply = reply[:1+b.faultRNG.IntN(len(reply)-1)]
-		b.counters.FaultReplies.Add(1)
+	reply = b.spoil(reply, f)
+	if followUp != nil {
+		followUp = b.spoil(followUp, f)
 	}
 	delay = f.Latency
 	if f.Jitter > 0 {
 		delay += time.Duration(b.faultRNG.Int64N(int64(2*f.Jitter)+1)) - f.Jitter
 	}
-	return reply, max(delay, 0), true
+	return reply, followUp, max(delay, 0), true
+}
+
+// spoil applies the garbage and truncate faults to one outgoing packet.
+func (b *BMC) spoil(p []byte, f *Faults) []byte {
+	if f.Garbage > 0 && b.faultRNG.Float64() < f.Garbage {
+		for i := range p {
+			p[i] = uint8(b.faultRNG.Uint32())
+		}
+		b.counters.FaultReplies.Add(1)
+	} else if f.Truncate > 0 && len(p) > 1 && b.faultRNG.Float64() < f.Truncate {
+		p = p[:1+b.faultRNG.IntN(len(p)-1)]
+		b.counters.FaultReplies.Add(1)
+	}
+	return p
 }
 
 // serve reads datagrams until the socket is closed.
@@ -225,14 +239,21 @@ func (b *BMC) serve() {
 			// reported on the next read; keep serving.
 			continue
 		}
-		reply, delay, ok := b.respond(buf[:n], from, scratch[:0])
+		reply, followUp, delay, ok := b.respond(buf[:n], from, scratch[:0])
 		if !ok {
 			continue
 		}
 		if delay > 0 {
-			b.sendLater(append([]byte(nil), reply...), from, delay)
+			later := [][]byte{append([]byte(nil), reply...)}
+			if followUp != nil {
+				later = append(later, append([]byte(nil), followUp...))
+			}
+			b.sendLater(later, from, delay)
 		} else {
 			b.send(reply, from)
+			if followUp != nil {
+				b.send(followUp, from)
+			}
 		}
 		if cap(reply) > cap(scratch) {
 			scratch = reply[:0]
@@ -246,8 +267,9 @@ func (b *BMC) send(p []byte, to netip.AddrPort) {
 	}
 }
 
-// sendLater sends p after delay unless the BMC is closed first.
-func (b *BMC) sendLater(p []byte, to netip.AddrPort, delay time.Duration) {
+// sendLater sends the packets, in order, after delay unless the BMC is
+// closed first.
+func (b *BMC) sendLater(pkts [][]byte, to netip.AddrPort, delay time.Duration) {
 	b.sendMu.Lock()
 	defer b.sendMu.Unlock()
 	if b.closed {
@@ -266,7 +288,9 @@ func (b *BMC) sendLater(p []byte, to netip.AddrPort, delay time.Duration) {
 		closed := b.closed
 		b.sendMu.Unlock()
 		if live && !closed {
-			b.send(p, to)
+			for _, p := range pkts {
+				b.send(p, to)
+			}
 		}
 	})
 	b.pending[t] = struct{}{}

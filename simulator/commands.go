@@ -45,38 +45,60 @@ func (b *BMC) executeSessionless(msg *wire.Message, v15 bool) (wire.CompletionCo
 	return 0, nil, false
 }
 
-// execute runs a command received in the active session s. after, when
-// not nil, must run once the reply is built (it may end the session).
-func (b *BMC) execute(s *session, msg *wire.Message) (cc wire.CompletionCode, data []byte, after func()) {
+// result is what a command run in a session produced.
+type result struct {
+	cc   wire.CompletionCode
+	data []byte
+	// after, when set, must run once the reply is built (it may end the
+	// session the reply is protected with).
+	after func()
+	// bridged, when set, is a bridged target's IPMB response, sent to the
+	// console as a message of its own after the Send Message response.
+	bridged []byte
+}
+
+// execute runs a command received in the active session s.
+func (b *BMC) execute(s *session, msg *wire.Message) result {
 	b.counters.countCommand(msg.NetFn, msg.Cmd, msg.Data)
+	var r result
 	if msg.NetFn == wire.NetFnApp {
 		switch msg.Cmd {
 		case command.CmdGetChannelAuthCapabilities:
-			cc, data = b.getChannelAuthCapabilities(msg.Data)
-			return cc, data, nil
+			r.cc, r.data = b.getChannelAuthCapabilities(msg.Data)
+			return r
 		case command.CmdGetChannelCipherSuites:
-			cc, data = b.getChannelCipherSuites(msg.Data)
-			return cc, data, nil
+			r.cc, r.data = b.getChannelCipherSuites(msg.Data)
+			return r
 		case command.CmdSetSessionPrivilegeLevel:
-			cc, data = b.setSessionPrivilege(s, msg.Data)
-			return cc, data, nil
+			r.cc, r.data = b.setSessionPrivilege(s, msg.Data)
+			return r
 		case command.CmdCloseSession:
-			return b.closeSession(s, msg.Data)
+			r.cc, r.after = b.closeSession(s, msg.Data)
+			return r
 		case command.CmdGetSessionInfo:
-			cc, data = b.getSessionInfo(s, msg.Data)
-			return cc, data, nil
+			r.cc, r.data = b.getSessionInfo(s, msg.Data)
+			return r
 		case command.CmdGetSessionChallenge, command.CmdActivateSession:
-			return wire.CCNotSupportedInPresentState, nil, nil
+			r.cc = wire.CCNotSupportedInPresentState
+			return r
 		case command.CmdSendMessage:
 			if s.priv < wire.PrivilegeUser {
-				return wire.CCInsufficientPrivilege, nil, nil
+				r.cc = wire.CCInsufficientPrivilege
+				return r
 			}
-			cc, data = b.sendMessage(s, msg.Data, 1)
-			return cc, data, nil
+			var resp []byte
+			if r.cc, resp = b.sendMessage(s, msg.Data, 1); r.cc == wire.CCOK {
+				if b.faults.Load().BridgeEmbedded {
+					r.data = resp
+				} else {
+					r.bridged = resp
+				}
+			}
+			return r
 		}
 	}
-	cc, data = b.handler.Handle(wire.Target{Addr: msg.DestAddr, LUN: msg.DestLUN}, msg.NetFn, msg.Cmd, msg.Data, s.priv)
-	return cc, data, nil
+	r.cc, r.data = b.handler.Handle(wire.Target{Addr: msg.DestAddr, LUN: msg.DestLUN}, msg.NetFn, msg.Cmd, msg.Data, s.priv)
+	return r
 }
 
 // channelMatches reports whether a request's channel byte names the LAN
@@ -185,10 +207,10 @@ func (b *BMC) setSessionPrivilege(s *session, data []byte) (wire.CompletionCode,
 }
 
 // closeSession ends a session, after its reply has been built.
-func (b *BMC) closeSession(s *session, data []byte) (wire.CompletionCode, []byte, func()) {
+func (b *BMC) closeSession(s *session, data []byte) (wire.CompletionCode, func()) {
 	var req command.CloseSessionRequest
 	if err := req.Unmarshal(data); err != nil {
-		return wire.CCRequestDataLengthInvalid, nil, nil
+		return wire.CCRequestDataLengthInvalid, nil
 	}
 	var target *session
 	for _, t := range b.sessions {
@@ -202,14 +224,14 @@ func (b *BMC) closeSession(s *session, data []byte) (wire.CompletionCode, []byte
 	}
 	if target == nil {
 		if req.SessionID == 0 {
-			return ccInvalidSessionHandle, nil, nil
+			return ccInvalidSessionHandle, nil
 		}
-		return ccInvalidSessionID, nil, nil
+		return ccInvalidSessionID, nil
 	}
 	if target != s && s.priv < wire.PrivilegeAdmin {
-		return wire.CCInsufficientPrivilege, nil, nil
+		return wire.CCInsufficientPrivilege, nil
 	}
-	return wire.CCOK, nil, func() {
+	return wire.CCOK, func() {
 		b.removeSession(target)
 		b.counters.SessionsClosed.Add(1)
 	}
@@ -274,10 +296,13 @@ func (b *BMC) getSessionInfo(s *session, data []byte) (wire.CompletionCode, []by
 }
 
 // sendMessage unwraps a bridged request, has the handler answer it as the
-// target controller, and returns the target's response embedded in the
-// Send Message response: ipmitool's lanplus interface takes a Send
-// Message response longer than 8 bytes as carrying the bridged response
-// and matches it on sequence number and command.
+// target controller, and returns the target's IPMB response. As the spec
+// and ipmi_sim do it, the console gets a Send Message response without
+// data followed by that IPMB response as a message of its own; FreeIPMI
+// needs this form. With the BridgeEmbedded quirk the IPMB response is the
+// Send Message response's data instead, which ipmitool also accepts (it
+// takes a Send Message response longer than 8 bytes as carrying it).
+// ipmitool matches either on sequence number and command.
 func (b *BMC) sendMessage(s *session, data []byte, depth int) (wire.CompletionCode, []byte) {
 	var req command.SendMessageRequest
 	if err := req.Unmarshal(data); err != nil {

@@ -115,11 +115,20 @@ func newTestBMC(t testing.TB, mutate func(*BMCConfig)) (*BMC, *fakeClock, *fakeH
 // exchange sends one datagram and returns the immediate reply (nil when
 // the BMC stays silent).
 func exchange(b *BMC, pkt []byte) []byte {
-	reply, _, ok := b.respond(pkt, testConsoleAddr, nil)
+	reply, _ := exchange2(b, pkt)
+	return reply
+}
+
+// exchange2 is exchange that also returns the follow-up packet, if any.
+func exchange2(b *BMC, pkt []byte) (reply, followUp []byte) {
+	reply, followUp, _, ok := b.respond(pkt, testConsoleAddr, nil)
 	if !ok {
-		return nil
+		return nil, nil
 	}
-	return append([]byte(nil), reply...)
+	if followUp != nil {
+		followUp = append([]byte(nil), followUp...)
+	}
+	return append([]byte(nil), reply...), followUp
 }
 
 // v2Console is an RMCP+ console session under construction or open.

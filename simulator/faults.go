@@ -39,6 +39,10 @@ type Faults struct {
 	// RAKP2ZeroTag answers RAKP1 with message tag 0 instead of echoing the
 	// console's tag.
 	RAKP2ZeroTag bool `json:"rakp2_zero_tag,omitempty"`
+	// BridgeEmbedded returns a bridged target's response inside the Send
+	// Message response instead of as a separate message (FreeIPMI cannot
+	// read this form; ipmitool can).
+	BridgeEmbedded bool `json:"bridge_embedded,omitempty"`
 }
 
 // Validate reports values out of range.
@@ -59,7 +63,7 @@ func (f Faults) Validate() error {
 
 // FaultKeys documents the keys ParseFaults accepts, in order.
 const FaultKeys = "latency=DUR, jitter=DUR, loss=P, silent, garbage[=P], truncate[=P], sessions_full, " +
-	"aes_pad_full_block, rakp2_zero_tag, sdr_max_read=N, empty_reading_for_absent"
+	"aes_pad_full_block, rakp2_zero_tag, bridge_embedded, sdr_max_read=N, empty_reading_for_absent"
 
 // FaultSpec is a parsed --faults string: the LAN-side Faults and the
 // model quirks it names.
@@ -142,6 +146,8 @@ func ParseFaults(s string) (FaultSpec, error) {
 			err = flag(&f.AESPadFullBlock)
 		case "rakp2_zero_tag":
 			err = flag(&f.RAKP2ZeroTag)
+		case "bridge_embedded":
+			err = flag(&f.BridgeEmbedded)
 		case "sdr_max_read":
 			spec.SDRMaxRead, err = strconv.Atoi(val)
 			if err == nil && (spec.SDRMaxRead < 0 || spec.SDRMaxRead > 255) {
@@ -179,6 +185,7 @@ func (f Faults) String() string {
 	add(f.SessionsFull, "sessions_full")
 	add(f.AESPadFullBlock, "aes_pad_full_block")
 	add(f.RAKP2ZeroTag, "rakp2_zero_tag")
+	add(f.BridgeEmbedded, "bridge_embedded")
 	return strings.Join(parts, ",")
 }
 

@@ -64,7 +64,7 @@ func TestFaultLatencyAndJitter(t *testing.T) {
 	b.SetFaults(Faults{Latency: 100 * time.Millisecond, Jitter: 20 * time.Millisecond})
 	lo, hi := time.Hour, time.Duration(0)
 	for i := range 500 {
-		_, delay, ok := b.respond(pingPacket(uint8(i)), testConsoleAddr, nil)
+		_, _, delay, ok := b.respond(pingPacket(uint8(i)), testConsoleAddr, nil)
 		if !ok {
 			t.Fatal("no reply")
 		}
@@ -75,7 +75,7 @@ func TestFaultLatencyAndJitter(t *testing.T) {
 	}
 	b.SetFaults(Faults{Latency: 5 * time.Millisecond, Jitter: time.Second})
 	for i := range 200 {
-		if _, delay, _ := b.respond(pingPacket(uint8(i)), testConsoleAddr, nil); delay < 0 {
+		if _, _, delay, _ := b.respond(pingPacket(uint8(i)), testConsoleAddr, nil); delay < 0 {
 			t.Fatalf("negative delay %s", delay)
 		}
 	}
@@ -210,7 +210,7 @@ func TestDeterministic(t *testing.T) {
 				req.ConsoleSessionID++
 				pkt = c.v2Packet(wire.PayloadOpenSessionReq, req.AppendTo(nil), false)
 			}
-			reply, delay, ok := b.respond(pkt, testConsoleAddr, nil)
+			reply, _, delay, ok := b.respond(pkt, testConsoleAddr, nil)
 			out = append(out, append([]byte{byte(delay), byte(delay >> 8), byte(delay >> 16)}, reply...))
 			if !ok {
 				out[len(out)-1] = nil

@@ -82,10 +82,13 @@ func (b *BMC) processV15(body []byte, from netip.AddrPort, now time.Time, dst []
 	}
 	s.lastActivity = now
 	s.remote = from
-	cc, data, after := b.execute(s, &msg)
-	reply := b.appendV15(dst, s.authType, password, s.bmcID, s.nextOutSeq(), b.responseMessage(&msg, cc, data))
-	if after != nil {
-		after()
+	r := b.execute(s, &msg)
+	reply := b.appendV15(dst, s.authType, password, s.bmcID, s.nextOutSeq(), b.responseMessage(&msg, r.cc, r.data))
+	if r.bridged != nil {
+		b.followUp = b.appendV15(reply[len(reply):], s.authType, password, s.bmcID, s.nextOutSeq(), r.bridged)
+	}
+	if r.after != nil {
+		r.after()
 	}
 	return reply
 }

@@ -121,10 +121,13 @@ func (b *BMC) processV2(body []byte, from netip.AddrPort, now time.Time, f *Faul
 	}
 	s.lastActivity = now
 	s.remote = from
-	cc, data, after := b.execute(s, &msg)
-	reply := b.appendV2(dst, s, wire.PayloadIPMI, b.responseMessage(&msg, cc, data), f)
-	if after != nil {
-		after()
+	r := b.execute(s, &msg)
+	reply := b.appendV2(dst, s, wire.PayloadIPMI, b.responseMessage(&msg, r.cc, r.data), f)
+	if r.bridged != nil {
+		b.followUp = b.appendV2(reply[len(reply):], s, wire.PayloadIPMI, r.bridged, f)
+	}
+	if r.after != nil {
+		r.after()
 	}
 	return reply
 }

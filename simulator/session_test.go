@@ -434,34 +434,59 @@ func TestGetChannelCipherSuites(t *testing.T) {
 	}
 }
 
-func TestSendMessageEmbedsBridgedResponse(t *testing.T) {
+func checkBridgedResponse(t *testing.T, raw []byte) {
+	t.Helper()
+	var inner command.IPMBResponse
+	if err := inner.Unmarshal(raw); err != nil {
+		t.Fatalf("bridged response % x: %v", raw, err)
+	}
+	if inner.RqAddr != wire.RemoteConsoleSWID || inner.RsAddr != 0x2C || inner.RqSeq != 0x17 || inner.Cmd != 0x01 ||
+		inner.NetFn != wire.NetFnApp.Response() || inner.Code != wire.CCOK || inner.Data[0] != 0x2C {
+		t.Fatalf("bridged response %+v", inner)
+	}
+}
+
+func TestSendMessageBridging(t *testing.T) {
 	b, _, h := newTestBMC(t, nil)
 	c := newV2Console(t, b, 17, "admin", "secret", wire.PrivilegeAdmin)
 	c.login(wire.PrivilegeAdmin)
 	target := wire.Target{Channel: 6, Addr: 0x2C}
 	req := command.AppendBridgedRequest(nil, target, 0x17, wire.NetFnApp, 0x01, nil)
-	cc, data := c.command(wire.NetFnApp, command.CmdSendMessage, req)
-	if cc != wire.CCOK {
-		t.Fatalf("send message: %s", cc)
+
+	// By default: a Send Message response without data, then the
+	// target's response as a message of its own in the same session.
+	reply, followUp := exchange2(b, c.requestPacket(wire.NetFnApp, command.CmdSendMessage, req))
+	if cc, data := c.parseResponse(reply, wire.NetFnApp, command.CmdSendMessage); cc != wire.CCOK || len(data) != 0 {
+		t.Fatalf("send message: %s % x", cc, data)
 	}
 	if call := h.lastCall(); call.target != target || call.netFn != wire.NetFnApp || call.cmd != 0x01 {
 		t.Fatalf("handler call %+v, want get device id at %+v", call, target)
 	}
-	resp := command.SendMessageResponse{Data: data}
-	var inner command.IPMBResponse
-	if ok, err := resp.BridgedResponse(&inner); !ok || err != nil {
-		t.Fatalf("embedded response: %v %v", ok, err)
+	if followUp == nil {
+		t.Fatal("no separate bridged response")
 	}
-	if inner.RqAddr != wire.RemoteConsoleSWID || inner.RsAddr != 0x2C || inner.RqSeq != 0x17 || inner.Cmd != 0x01 ||
-		inner.NetFn != wire.NetFnApp.Response() || inner.Code != wire.CCOK || inner.Data[0] != 0x2C {
-		t.Fatalf("embedded response %+v", inner)
+	h2, payload := c.parseV2(followUp)
+	if h2.SessionID != c.consoleID || h2.Sequence <= binary.LittleEndian.Uint32(reply[10:]) {
+		t.Fatalf("bridged response header %+v", h2)
+	}
+	checkBridgedResponse(t, payload)
+
+	// With the quirk, one packet: the response embedded.
+	b.SetFaults(Faults{BridgeEmbedded: true})
+	reply, followUp = exchange2(b, c.requestPacket(wire.NetFnApp, command.CmdSendMessage, req))
+	cc, data := c.parseResponse(reply, wire.NetFnApp, command.CmdSendMessage)
+	if cc != wire.CCOK || followUp != nil {
+		t.Fatalf("send message: %s, follow-up % x", cc, followUp)
 	}
 	// ipmitool tells an embedded response by a payload longer than 8
 	// bytes (7-byte header, completion code, checksum).
-	if len(data)+8 <= 8 {
-		t.Fatal("embedded response too short for ipmitool to notice")
+	resp := command.SendMessageResponse{Data: data}
+	var inner command.IPMBResponse
+	if ok, err := resp.BridgedResponse(&inner); !ok || err != nil || len(data) == 0 {
+		t.Fatalf("embedded response: %v %v", ok, err)
 	}
-	if s := b.Counters(); s.Command("send_message") != 1 || s.Command("get_device_id") != 1 {
+	checkBridgedResponse(t, data)
+	if s := b.Counters(); s.Command("send_message") != 2 || s.Command("get_device_id") != 2 {
 		t.Fatalf("command counters %v", s.Commands)
 	}
 	if cc, _ := c.command(wire.NetFnApp, command.CmdSendMessage, []byte{0x46, 0x2C, 0x18, 0x00}); cc != wire.CCInvalidDataField {
