@@ -29,11 +29,18 @@
 //	func LoadProfile(nameOrPath string) (*Profile, error) // built-in name or a YAML file
 //	func ProfileNames() []string
 //
-// Memory: a Profile is compiled once, on the first New that uses it, into
+// Beyond the contract: ParseProfile (YAML bytes), BMC.Sensor(name),
+// ClearSensorValue, PowerOn, Quirks, SELEntries, GUID/IP/MAC, and
+// HasController (whether a bridged target exists; Handle answers 0xD3 for
+// one that does not). Clear SEL is only a runtime control: package command
+// has no Clear SEL message yet, so over IPMI it answers 0xC1.
+//
+// Memory: a Profile is compiled once (by ParseProfile/LoadProfile, or the
+// first New for a Profile built in Go) into
 // the encoded SDR records, conversion factors and raw thresholds; every BMC
 // built from the same *Profile shares that compiled form and keeps only its
-// own mutable state (overrides, discrete states, SEL, reservations). Do not
-// modify a Profile after passing it to New.
+// own mutable state (overrides, discrete states, SEL, reservations), a few
+// hundred bytes. Do not modify a Profile once it is compiled.
 //
 // Sensor values: each sensor's value at time t is
 //
@@ -41,5 +48,7 @@
 //
 // with u uniform in [-1, 1] from a hash, so a reading is a pure function of
 // (profile, Options, t) and tests can bound it by base ± drift ± noise.
-// SetSensorValue replaces the formula with a fixed value.
+// SetSensorValue replaces the formula with a fixed value. While the host is
+// powered off, threshold sensors not marked standby read as unavailable and
+// DCMI reports an inactive measurement; discrete sensors keep reading.
 package model
