@@ -32,10 +32,10 @@ type Quirks struct {
 	// SDRMaxRead, when positive, answers 0xCA (cannot return number of
 	// requested data bytes) to Get SDR reads of more bytes than this, as
 	// BMCs with small buffers do; clients must retry with smaller chunks.
-	SDRMaxRead int
+	SDRMaxRead int `json:"sdr_max_read"`
 	// EmptyReadingForAbsent answers Get Sensor Reading of a sensor marked
 	// absent with completion code 0 and no data, instead of 0xCB.
-	EmptyReadingForAbsent bool
+	EmptyReadingForAbsent bool `json:"empty_reading_for_absent"`
 }
 
 // ChassisFaults are the fault bits Get Chassis Status reports.

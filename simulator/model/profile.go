@@ -168,12 +168,12 @@ type SensorSpec struct {
 
 // ThresholdSpec holds the thresholds in engineering units; nil = absent.
 type ThresholdSpec struct {
-	LNR *float64 `yaml:"lnr"`
-	LC  *float64 `yaml:"lc"`
-	LNC *float64 `yaml:"lnc"`
-	UNC *float64 `yaml:"unc"`
-	UC  *float64 `yaml:"uc"`
-	UNR *float64 `yaml:"unr"`
+	LNR *float64 `yaml:"lnr" json:"lnr,omitempty"`
+	LC  *float64 `yaml:"lc" json:"lc,omitempty"`
+	LNC *float64 `yaml:"lnc" json:"lnc,omitempty"`
+	UNC *float64 `yaml:"unc" json:"unc,omitempty"`
+	UC  *float64 `yaml:"uc" json:"uc,omitempty"`
+	UNR *float64 `yaml:"unr" json:"unr,omitempty"`
 }
 
 // FactorsSpec overrides the solver: the exact SDR conversion factors.
@@ -199,20 +199,20 @@ type SELSpec struct {
 type SELEntrySpec struct {
 	// Sensor names the sensor that generated the event; its owner, type,
 	// number and event/reading type fill the record.
-	Sensor   string `yaml:"sensor"`
-	Offset   uint8  `yaml:"offset"`   // event offset (event data 1 bits 3:0)
-	Deassert bool   `yaml:"deassert"` // deassertion event
+	Sensor   string `yaml:"sensor" json:"sensor,omitempty"`
+	Offset   uint8  `yaml:"offset" json:"offset,omitempty"`     // event offset (event data 1 bits 3:0)
+	Deassert bool   `yaml:"deassert" json:"deassert,omitempty"` // deassertion event
 	// EventData2 and EventData3 are sent as "unspecified" (0xFF) when nil.
-	EventData2 *uint8 `yaml:"event_data2"`
-	EventData3 *uint8 `yaml:"event_data3"`
+	EventData2 *uint8 `yaml:"event_data2" json:"event_data2,omitempty"`
+	EventData3 *uint8 `yaml:"event_data3" json:"event_data3,omitempty"`
 	// Time stamps the entry; when zero it is the clock's now minus Age.
-	Time time.Time     `yaml:"time"`
-	Age  time.Duration `yaml:"age"`
+	Time time.Time     `yaml:"time" json:"time,omitempty"`
+	Age  time.Duration `yaml:"age" json:"age,omitempty"`
 	// RecordType 0 means 02h (system event). 0xC0-0xDF are timestamped
 	// OEM records (OEM carries manufacturer ID + 6 bytes), 0xE0-0xFF
 	// non-timestamped OEM (OEM carries 13 bytes).
-	RecordType uint8  `yaml:"record_type"`
-	OEM        []byte `yaml:"oem"`
+	RecordType uint8  `yaml:"record_type" json:"record_type,omitempty"`
+	OEM        []byte `yaml:"oem" json:"oem,omitempty"`
 }
 
 // ProfileNames lists the built-in profiles, sorted.
