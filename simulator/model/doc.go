@@ -35,12 +35,11 @@
 // one that does not). Clear SEL is only a runtime control: package command
 // has no Clear SEL message yet, so over IPMI it answers 0xC1.
 //
-// Memory: a Profile is compiled once (by ParseProfile/LoadProfile, or the
-// first New for a Profile built in Go) into
+// Memory: a Profile is compiled once, on the first New that uses it, into
 // the encoded SDR records, conversion factors and raw thresholds; every BMC
 // built from the same *Profile shares that compiled form and keeps only its
 // own mutable state (overrides, discrete states, SEL, reservations), a few
-// hundred bytes. Do not modify a Profile once it is compiled.
+// hundred bytes. Edit a Profile only before its first New.
 //
 // Sensor values: each sensor's value at time t is
 //

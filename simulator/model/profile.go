@@ -253,7 +253,8 @@ func LoadProfile(nameOrPath string) (*Profile, error) {
 }
 
 // ParseProfile decodes a YAML profile strictly (unknown fields are errors)
-// and validates it, including the SDR encoding it compiles to.
+// and validates it, including the SDR encoding it compiles to. The Profile
+// may be edited (for example a sensor appended) until the first New.
 func ParseProfile(data []byte) (*Profile, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -268,13 +269,16 @@ func ParseProfile(data []byte) (*Profile, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("more than one YAML document")
 	}
-	if _, err := p.compile(); err != nil {
+	// Validate now so a bad file fails at load; New compiles again (once
+	// per Profile), so callers may still edit the Profile before that.
+	if _, err := compileProfile(p); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// compile builds the shared form once per Profile.
+// compile builds the shared form once per Profile, on the first New;
+// later edits to the Profile are not seen.
 func (p *Profile) compile() (*compiledProfile, error) {
 	p.compileOnce.Do(func() {
 		p.compiled, p.compileErr = compileProfile(p)

@@ -178,3 +178,25 @@ func FuzzParseProfile(f *testing.F) {
 		}
 	})
 }
+
+// TestEditProfileBeforeNew: a loaded profile may be extended before the
+// first New, and the BMCs then serve the added sensor.
+func TestEditProfileBeforeNew(t *testing.T) {
+	p, err := LoadProfile("edge-node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc := 230.0
+	p.Sensors = append(p.Sensors, SensorSpec{Name: "Airflow", Number: 0x80, Type: "0x0b", Unit: "CFM",
+		Base: 60, Min: 0, Max: 255, Thresholds: ThresholdSpec{UC: &uc}})
+	b, err := New(p, Options{Clock: func() time.Time { return testEpoch }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := b.Sensor("Airflow")
+	if err != nil || s.Value != 60 || s.Unit != "CFM" {
+		t.Fatalf("added sensor: %+v, %v", s, err)
+	}
+	var r command.GetSensorReadingResponse
+	do(t, b, wire.Target{}, &command.GetSensorReadingRequest{Number: 0x80}, &r)
+}
