@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -188,19 +189,19 @@ func TestIPMISimFailures(t *testing.T) {
 		want    error
 		maxTime time.Duration
 	}{
-		{"wrong password", DriverLAN20, func(c *Config) { c.Password = []byte("wrong") }, &AuthError{Kind: WrongPassword}, time.Second},
-		{"wrong user", DriverLAN20, func(c *Config) { c.Username = "nobody" }, &AuthError{Kind: WrongUser}, time.Second},
-		{"nothing listening", DriverLAN20, func(c *Config) { c.Host = nothing }, ErrUnreachable, time.Second},
+		{"wrong password", DriverLAN20, func(c *Config) { c.Password = []byte("wrong") }, &AuthError{Kind: WrongPassword}, 3 * time.Second},
+		{"wrong user", DriverLAN20, func(c *Config) { c.Username = "nobody" }, &AuthError{Kind: WrongUser}, 3 * time.Second},
+		{"nothing listening", DriverLAN20, func(c *Config) { c.Host = nothing }, ErrUnreachable, 3 * time.Second},
 		// ipmi_sim does not enforce users' privilege limits, only the
 		// channel's (admin): asking for OEM is refused up front.
 		{"privilege above the channel limit", DriverLAN20, func(c *Config) { c.Privilege = wire.PrivilegeOEM },
-			&AuthError{Kind: PrivilegeRefused}, time.Second},
+			&AuthError{Kind: PrivilegeRefused}, 3 * time.Second},
 		// ipmi_sim drops an Activate Session it cannot authenticate, so a
 		// wrong IPMI v1.5 password costs one Timeout.
 		{"v1.5 wrong password", DriverLAN, func(c *Config) { c.Password = []byte("wrong"); c.Timeout = 500 * time.Millisecond },
-			&AuthError{Kind: WrongPassword}, 2 * time.Second},
-		{"v1.5 wrong user", DriverLAN, func(c *Config) { c.Username = "nobody" }, &AuthError{Kind: WrongUser}, time.Second},
-		{"v1.5 nothing listening", DriverLAN, func(c *Config) { c.Host = nothing }, ErrUnreachable, time.Second},
+			&AuthError{Kind: WrongPassword}, 4 * time.Second},
+		{"v1.5 wrong user", DriverLAN, func(c *Config) { c.Username = "nobody" }, &AuthError{Kind: WrongUser}, 3 * time.Second},
+		{"v1.5 nothing listening", DriverLAN, func(c *Config) { c.Host = nothing }, ErrUnreachable, 3 * time.Second},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -367,3 +368,45 @@ func BenchmarkExchangeIPMISim(b *testing.B) {
 		}
 	}
 }
+
+// TestExchangeAllocations pins the hot path: an Exchange on an open
+// session allocates nothing in this package. (ipmi_sim runs in another
+// process, so only the client's allocations are counted.) The AES suite's
+// two come from crypto.AESCBC128, which builds a CBC mode per packet.
+func TestExchangeAllocations(t *testing.T) {
+	sim := testbed.StartIPMISim(t, testbed.IPMISimOptions{ConsolePort: -1})
+	for suite, want := range map[int]float64{2: 0, 3: 2} {
+		obs := &countingObserver{}
+		cfg := simConfig(sim, obs)
+		cfg.CipherSuite = suite
+		s, err := Open(testContext(t, 10*time.Second), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := testContext(t, time.Minute)
+		data := []byte{1}
+		allocs := testing.AllocsPerRun(200, func() {
+			if code, _, err := s.Exchange(ctx, wire.Target{}, wire.NetFnSensorEvent, 0x2D, data); err != nil || code != 0 {
+				t.Fatal(code, err)
+			}
+		})
+		if allocs > want {
+			t.Errorf("suite %d: %.1f allocations per Exchange, want at most %.0f", suite, allocs, want)
+		}
+		if n := obs.requests.Load(); n < 200 {
+			t.Errorf("observer saw %d requests", n)
+		}
+		s.Close(ctx)
+	}
+}
+
+// countingObserver counts without allocating.
+type countingObserver struct{ requests atomic.Int64 }
+
+func (*countingObserver) Handshake(HandshakeResult, time.Duration) {}
+func (o *countingObserver) Request(string, RequestResult, wire.CompletionCode, time.Duration) {
+	o.requests.Add(1)
+}
+func (*countingObserver) Retransmit(string) {}
+func (*countingObserver) SessionOpened()    {}
+func (*countingObserver) SessionClosed()    {}

@@ -81,8 +81,10 @@ type Session struct {
 	nextRqSeq uint8
 	pending   [64]*request // by rqSeq
 	free      []*request
-	// lastRecv is when a packet last passed the session's checks.
-	lastRecv time.Time
+	// answeredSince is the latest first-send time of a request that got
+	// its answer: if a request sent after ours was answered, the session
+	// is alive even though ours was not.
+	answeredSince time.Time
 	// Encode buffers, reused by every send.
 	msgBuf, innerBuf, sendBuf []byte
 	// rbuf is read into by the readToken holder, then processed under mu.
@@ -228,6 +230,10 @@ func (s *Session) RemoteAddr() string { return s.addr }
 // hot path free of allocations. With Window > 1 (concurrent callers by
 // design) each call gets its own copy.
 //
+// ctx's deadline bounds every wait. A cancellation without a deadline is
+// noticed at once after the request's first retransmit, and at its first
+// retransmit time (Config.RetryInterval) before that.
+//
 // A request unanswered for Config.Timeout on a session that answered
 // nothing else meanwhile, or answered outside the session, makes Exchange
 // close the session (best effort), establish a new one and send the
@@ -260,10 +266,6 @@ func (s *Session) exchange(ctx context.Context, target wire.Target, netFn wire.N
 		return 0, nil, fmt.Errorf("%w: waiting for a request slot: %w", ErrTimeout, ctx.Err())
 	}
 	defer func() { <-s.slots }()
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, s.kick)
-		defer stop()
-	}
 	r := s.getRequest()
 	defer s.putRequest(r)
 	r.netFn, r.cmd, r.data, r.target = netFn, cmd, data, target
@@ -324,11 +326,13 @@ func (s *Session) exchangeOnce(ctx context.Context, r *request) (gen uint64, dea
 		return gen, false, nil
 	case errors.Is(err, errAttemptExpired):
 		s.mu.Lock()
-		heard := s.lastRecv.After(r.firstSent)
+		heard := !s.answeredSince.Before(r.firstSent)
 		s.mu.Unlock()
 		// A bridged request the BMC accepted, or a session that answered
-		// other requests meanwhile, is alive: the target or this command
-		// is slow, and a new session would not help.
+		// a request sent after this one, is alive: the target or this
+		// command is slow, and a new session would not help. (Any packet
+		// at all would not do: a late duplicate of an earlier answer
+		// proves nothing about now.)
 		dead = !heard && !(r.bridged && r.acked)
 		return gen, dead, fmt.Errorf("%w: %s after %v", ErrTimeout, CommandName(r.netFn, r.cmd), s.cfg.Timeout)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -344,6 +348,10 @@ func (s *Session) exchangeOnce(ctx context.Context, r *request) (gen uint64, dea
 func (s *Session) reopen(ctx context.Context, gen uint64) error {
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, s.kick)
+		defer stop()
+	}
 	s.mu.Lock()
 	same, closing := s.gen == gen, s.closing
 	s.mu.Unlock()
@@ -532,6 +540,17 @@ func (s *Session) attempt(ctx context.Context, r *request, deadline time.Time) e
 
 	interval := s.cfg.RetryInterval
 	nextSend := r.firstSent.Add(interval)
+	// A cancelled context must interrupt a blocked read. Registering the
+	// kick costs two allocations, so the hot path (an answer before the
+	// first retransmit) goes without: until then a cancellation is noticed
+	// by the first retransmit time at the latest. Deadlines need no kick:
+	// they bound every read.
+	var stopKick func() bool
+	defer func() {
+		if stopKick != nil {
+			stopKick()
+		}
+	}()
 	for {
 		s.mu.Lock()
 		completed := r.completed
@@ -547,6 +566,9 @@ func (s *Session) attempt(ctx context.Context, r *request, deadline time.Time) e
 			return errAttemptExpired
 		}
 		if !now.Before(nextSend) {
+			if stopKick == nil && ctx.Done() != nil {
+				stopKick = context.AfterFunc(ctx, s.kick)
+			}
 			// Retransmit: same rqSeq, so a late answer to the first try
 			// still completes the request; new session sequence number.
 			s.mu.Lock()
@@ -682,7 +704,6 @@ func (s *Session) dispatchLocked(b []byte) {
 		}
 		return
 	}
-	s.lastRecv = time.Now()
 	if !m.NetFn.IsResponse() || len(m.Data) == 0 {
 		return
 	}
@@ -750,6 +771,9 @@ func (s *Session) sessionlessLocked(m wire.Message) {
 }
 
 func (s *Session) completeLocked(r *request, code wire.CompletionCode, data []byte, err error) {
+	if err == nil && r.firstSent.After(s.answeredSince) {
+		s.answeredSince = r.firstSent
+	}
 	r.completed = true
 	r.code = code
 	r.resp = append(r.resp[:0], data...)
@@ -791,7 +815,6 @@ func (s *Session) handshake(ctx context.Context) error {
 		s.codec = nil
 	} else {
 		s.established = true
-		s.lastRecv = time.Now()
 	}
 	s.mu.Unlock()
 	s.obs.Handshake(handshakeResultOf(err), time.Since(start))

@@ -362,6 +362,7 @@ func TestAuthErrors(t *testing.T) {
 			rec := &recorder{}
 			cfg := testConfig(b, rec)
 			cfg.CipherSuite = 3
+			cfg.Timeout = 5 * time.Second
 			b.set(func(b *fakeBMC) { tc.setup(b, &cfg) })
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 			start := time.Now()
@@ -374,7 +375,7 @@ func TestAuthErrors(t *testing.T) {
 			if !errors.As(err, &ae) || ae.Kind != tc.kind || !errors.Is(err, &AuthError{Kind: tc.kind}) || !errors.Is(err, &AuthError{}) {
 				t.Fatalf("got %v, want %s", err, tc.kind)
 			}
-			if time.Since(start) > 500*time.Millisecond {
+			if time.Since(start) > 2500*time.Millisecond {
 				t.Errorf("took %v: an auth failure must not wait for timeouts", time.Since(start))
 			}
 			// With a wrong K_G the BMC considers the session open, but no
@@ -413,7 +414,7 @@ func TestUnreachable(t *testing.T) {
 		if !errors.Is(err, ErrUnreachable) {
 			t.Fatalf("got %v", err)
 		}
-		if d := time.Since(start); d > time.Second {
+		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("took %v", d)
 		}
 		if _, err := Ping(testContext(t, 5*time.Second), addr); !errors.Is(err, ErrUnreachable) {
@@ -432,7 +433,7 @@ func TestUnreachable(t *testing.T) {
 		if !errors.Is(err, ErrUnreachable) {
 			t.Fatalf("got %v", err)
 		}
-		if d := time.Since(start); d < 250*time.Millisecond || d > time.Second {
+		if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
 			t.Errorf("took %v, want the context's 300ms", d)
 		}
 		b.mu.Lock()
@@ -573,7 +574,7 @@ func TestReestablish(t *testing.T) {
 		// Unencrypted, so the BMC that lost the keys can still read which
 		// request it is refusing.
 		cfg.CipherSuite = 2
-		cfg.Timeout = 2 * time.Second
+		cfg.Timeout = 5 * time.Second
 		s := mustOpen(t, cfg)
 		b.set(func(b *fakeBMC) {
 			// forget the session; say so outside a session
@@ -585,7 +586,7 @@ func TestReestablish(t *testing.T) {
 		if err != nil || v != 0x58 {
 			t.Fatal(v, err)
 		}
-		if d := time.Since(start); d > time.Second {
+		if d := time.Since(start); d > 2500*time.Millisecond {
 			t.Errorf("took %v: a session-less answer must re-establish at once", d)
 		}
 		if n := b.counter("sessions_opened"); n != 2 {
@@ -633,7 +634,7 @@ func TestReestablish(t *testing.T) {
 		if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("got %v", err)
 		}
-		if d := time.Since(start); d > 400*time.Millisecond {
+		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("took %v", d)
 		}
 		if n := b.counter("sessions_opened"); n != 1 {
@@ -802,7 +803,9 @@ func TestConcurrentCallers(t *testing.T) {
 
 func TestContextCancelled(t *testing.T) {
 	b := newFakeBMC(t)
-	s := mustOpen(t, testConfig(b, nil))
+	cfg := testConfig(b, nil)
+	cfg.Timeout = 10 * time.Second
+	s := mustOpen(t, cfg)
 	b.set(func(b *fakeBMC) { b.faults.silent = true })
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
@@ -811,21 +814,23 @@ func TestContextCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
 	}
-	if d := time.Since(start); d > 200*time.Millisecond {
+	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("cancel took %v", d)
 	}
 }
 
 func TestCloseWithDeadBMC(t *testing.T) {
 	b := newFakeBMC(t)
-	s := mustOpen(t, testConfig(b, nil))
+	cfg := testConfig(b, nil)
+	cfg.Timeout = 10 * time.Second
+	s := mustOpen(t, cfg)
 	b.set(func(b *fakeBMC) { b.faults.silent = true })
 	start := time.Now()
 	err := s.Close(testContext(t, 150*time.Millisecond))
 	if err == nil {
 		t.Error("close of a session the BMC does not answer reported success")
 	}
-	if d := time.Since(start); d > 400*time.Millisecond {
+	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("close took %v", d)
 	}
 	if err := s.Close(context.Background()); err != nil {
