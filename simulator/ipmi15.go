@@ -73,8 +73,16 @@ func (b *BMC) processV15(body []byte, from netip.AddrPort, now time.Time, dst []
 		b.counters.countCommand(msg.NetFn, msg.Cmd, msg.Data)
 		tempID := s.bmcID
 		cc, data := b.activateSession(s, msg.Data, now)
-		// The reply travels in the temporary session it answers.
-		return b.appendV15(dst, s.authType, password, tempID, 0, b.responseMessage(&msg, cc, data))
+		// The reply travels in the temporary session it answers. On
+		// success it uses the console's initial outbound sequence
+		// number, so the first in-session reply carries the next one:
+		// FreeIPMI takes the initial number as already received and
+		// drops a reply that repeats it.
+		var seq uint32
+		if cc == wire.CCOK {
+			seq = s.outSeq
+		}
+		return b.appendV15(dst, s.authType, password, tempID, seq, b.responseMessage(&msg, cc, data))
 	}
 
 	if !s.inbound.accept(h.Sequence) {
@@ -169,7 +177,7 @@ func (b *BMC) activateSession(s *session, data []byte, now time.Time) (wire.Comp
 	s.maxPriv = priv
 	s.priv = minPriv(wire.PrivilegeUser, priv)
 	s.inbound.start(initialInbound)
-	s.outSeq = initialOutbound - 1
+	s.outSeq = initialOutbound
 	s.lastActivity = now
 	b.counters.SessionsOpened.Add(1)
 	out := append(make([]byte, 0, 10), uint8(s.authType))

@@ -79,6 +79,7 @@ var peerClients = []peerClient{
 	{name: "ipmitool-lan-MD5", opts: testbed.ClientOptions{Interface: "lan", AuthType: "MD5"}},
 	{name: "freeipmi-lan20-I3", freeipmi: true, opts: testbed.ClientOptions{Interface: "lanplus", CipherSuite: "3", Workarounds: "none"}},
 	{name: "freeipmi-lan20-I17", freeipmi: true, opts: testbed.ClientOptions{Interface: "lanplus", CipherSuite: "17", Workarounds: "none"}},
+	{name: "freeipmi-lan-MD5", freeipmi: true, opts: testbed.ClientOptions{Interface: "lan", AuthType: "MD5"}},
 }
 
 func TestPeersReadModelValues(t *testing.T) {
@@ -284,5 +285,46 @@ func TestPeersWrongPassword(t *testing.T) {
 	s := b.Counters()
 	if s.SessionsOpened != 0 || s.HandshakeFailures == 0 {
 		t.Fatalf("counters %s", s)
+	}
+}
+
+// TestPeersBridgeEmbedded: ipmitool also reads a satellite controller's
+// sensor when the BMC embeds the bridged response in the Send Message
+// response (the bridge_embedded quirk).
+func TestPeersBridgeEmbedded(t *testing.T) {
+	testbed.RequireTool(t, "ipmitool")
+	f := modelFleet(t, "127.0.0.1", "dual-socket-1u", 1)
+	b := f.BMC(0)
+	if err := b.SetFaults(Faults{BridgeEmbedded: true}); err != nil {
+		t.Fatal(err)
+	}
+	o := testbed.ClientOptions{Port: int(b.Addr().Port()), User: peerUser, Password: peerPassword, CipherSuite: "17"}
+	out, err := testbed.RunIpmitool(context.Background(), o, "sdr", "elist", "full")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	entries, err := testbed.ParseSDRElist(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bridged := 0
+	for _, s := range b.Model().Sensors() {
+		if s.Owner.IsBMC() || !s.Available || s.Unit == "" {
+			continue
+		}
+		e, err := testbed.FindElist(entries, s.Name, s.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !e.HasValue || math.Abs(e.Value-s.Value) > tolerance(firstField(e.Reading)) {
+			t.Errorf("%s (owner %+v): printed %q, model %v", s.Name, s.Owner, e.Reading, s.Value)
+		}
+		bridged++
+	}
+	if bridged == 0 {
+		t.Fatal("profile has no bridged sensor")
+	}
+	if n := b.Counters().Command("send_message"); n < uint64(bridged) {
+		t.Fatalf("%d Send Message commands for %d bridged sensors", n, bridged)
 	}
 }

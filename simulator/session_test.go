@@ -525,7 +525,7 @@ func TestIPMI15Sessions(t *testing.T) {
 			if err := as.Unmarshal(rm.Data[1:]); rm.Data[0] != 0 || err != nil {
 				t.Fatalf("activate: cc %#x %v", rm.Data[0], err)
 			}
-			if hdr.SessionID != ch.TemporarySessionID || as.AuthType != at || as.MaxPrivilege != wire.PrivilegeAdmin || as.SessionID == 0 {
+			if hdr.SessionID != ch.TemporarySessionID || hdr.Sequence != 0x100 || as.AuthType != at || as.MaxPrivilege != wire.PrivilegeAdmin || as.SessionID == 0 {
 				t.Fatalf("activate response %+v header %+v", as, hdr)
 			}
 			seq := as.InitialInboundSeq
@@ -540,8 +540,8 @@ func TestIPMI15Sessions(t *testing.T) {
 				}
 				return wire.CompletionCode(rm.Data[0]), rm.Data[1:], hdr.Sequence
 			}
-			if cc, data, outSeq := call(0x01, nil, wire.NetFnApp); cc != 0 || !bytes.Equal(data, fakeDeviceID) || outSeq != 0x100 {
-				t.Fatalf("get device id: %s % x, BMC sequence %#x (want the console's initial 0x100)", cc, data, outSeq)
+			if cc, data, outSeq := call(0x01, nil, wire.NetFnApp); cc != 0 || !bytes.Equal(data, fakeDeviceID) || outSeq != 0x101 {
+				t.Fatalf("get device id: %s % x, BMC sequence %#x (want the one after the console's initial 0x100)", cc, data, outSeq)
 			}
 			if cc, _, _ := call(0x3B, []byte{4}, wire.NetFnApp); cc != 0 {
 				t.Fatalf("set privilege: %s", cc)
