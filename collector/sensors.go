@@ -445,12 +445,18 @@ const (
 )
 
 func classifyReadError(ctx context.Context, err error, target wire.Target) readOutcome {
-	var se SessionError
-	switch {
-	case err == nil:
+	if err == nil {
 		return readOK
-	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
-		errors.As(err, &se) && se.SessionBroken():
+	}
+	return classifyFailure(ctx, err, target)
+}
+
+// classifyFailure is the error path of classifyReadError, apart so that
+// its escaping variables cost nothing on the success path.
+func classifyFailure(ctx context.Context, err error, target wire.Target) readOutcome {
+	var se SessionError
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.As(err, &se) && se.SessionBroken() {
 		return readFatal
 	}
 	var ce *wire.CompletionCodeError
