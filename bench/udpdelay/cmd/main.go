@@ -1,10 +1,17 @@
 // Command udpdelay relays UDP between loopback ports, adding a round-trip
 // time: `udpdelay -listen 127.0.0.1:30000 -upstream 127.0.0.1:20000 -count 50 -rtt 5ms`.
+//
+// With -stats ADDR it also serves the datagram counters as JSON,
+// {"relayed_in":N,"relayed_out":M}, on http://ADDR/stats, for benchmarks
+// that count BMC round trips per scrape.
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -19,6 +26,7 @@ func main() {
 	count := flag.Int("count", 1, "number of consecutive ports")
 	rtt := flag.Duration("rtt", 0, "round-trip time to add")
 	jitter := flag.Duration("jitter", 0, "extra random delay per direction, up to this")
+	stats := flag.String("stats", "", "serve datagram counters as JSON on http://ADDR/stats (empty: off)")
 	flag.Parse()
 	l, err := netip.ParseAddrPort(*listen)
 	if err != nil {
@@ -34,6 +42,19 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	if *stats != "" {
+		ln, err := net.Listen("tcp", *stats)
+		if err != nil {
+			r.Close()
+			fmt.Fprintln(os.Stderr, "udpdelay: -stats:", err)
+			os.Exit(1)
+		}
+		go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			in, out := r.Relayed()
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string]int64{"relayed_in": in, "relayed_out": out})
+		}))
 	}
 	fmt.Printf("udpdelay: ready: %d ports %s -> %s rtt=%s\n", *count, l, u, *rtt)
 	sig := make(chan os.Signal, 1)
