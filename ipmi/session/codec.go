@@ -20,6 +20,11 @@ const (
 	// (session ID 0). On an established session this is how some BMCs
 	// answer a request for a session they no longer know.
 	openSessionless
+	// openSessionInvalid: an RMCP+ handshake-format message (Open Session
+	// Response, RAKP 2 or 4) naming our console session ID with status
+	// "invalid session ID" or "inactive session ID": the BMC says our
+	// session is gone.
+	openSessionInvalid
 )
 
 // codec turns IPMI messages into datagrams and back for one session
@@ -166,6 +171,9 @@ func (c *v2Codec) open(b []byte) (wire.Message, openResult) {
 		if m, ok := sessionlessMessage(b); ok {
 			return m, openSessionless
 		}
+		if c.sessionRefused(h, payload) {
+			return none, openSessionInvalid
+		}
 		return none, openDrop
 	}
 	if c.integrity != nil {
@@ -201,6 +209,24 @@ func (c *v2Codec) open(b []byte) (wire.Message, openResult) {
 		return none, openDrop
 	}
 	return m, openOK
+}
+
+// sessionRefused reports whether an unauthenticated handshake-format
+// message outside any session says our session ID is invalid or inactive.
+// All three formats start tag, status, 2 reserved bytes, console session
+// ID (IPMI v2.0 tables 13-10, 13-12, 13-14).
+func (c *v2Codec) sessionRefused(h wire.SessionV2Header, payload []byte) bool {
+	switch h.PayloadType {
+	case wire.PayloadOpenSessionResp, wire.PayloadRAKP2, wire.PayloadRAKP4:
+	default:
+		return false
+	}
+	if h.SessionID != 0 || h.Authenticated || h.Encrypted || len(payload) < 8 ||
+		binary.LittleEndian.Uint32(payload[4:]) != c.consoleID {
+		return false
+	}
+	st := wire.RAKPStatus(payload[1])
+	return st == wire.RAKPStatusInvalidSessionID || st == wire.RAKPStatusInactiveSessionID
 }
 
 // v15Codec is an IPMI v1.5 session (or, during Activate Session, the

@@ -45,6 +45,9 @@ type fakeBMC struct {
 	clientRqSeqs []uint8
 	// tempUsers maps IPMI v1.5 temporary session IDs to user names.
 	tempUsers map[uint32]string
+	// lostConsoleID is the console session ID of the last session the
+	// BMC forgot (for statusOnLost).
+	lostConsoleID uint32
 }
 
 type fakeUser struct {
@@ -70,6 +73,7 @@ type fakeFaults struct {
 	unauthFirst        int // ... unauthenticated first (integrity stripped)
 	expireSessions     bool
 	sessionlessOnLost  bool // answer requests for unknown sessions outside a session (cc 0xFF)
+	statusOnLost       bool // answer them with an RMCP+ Open Session Response, status 0x02
 	bridgeEmbedded     bool // bridged answers embedded in the Send Message response
 	bridgeNoAnswer     bool // Send Message accepted, target never answers
 	privRefuse         wire.CompletionCode
@@ -368,6 +372,10 @@ func (b *fakeBMC) handleSessionless(m wire.Message) [][]byte {
 // lostSession answers a request for a session the BMC does not know.
 func (b *fakeBMC) lostSession(m wire.Message, v2 bool) [][]byte {
 	b.count["lost"]++
+	if b.faults.statusOnLost && b.lostConsoleID != 0 {
+		resp := wire.OpenSessionResponse{Status: wire.RAKPStatusInvalidSessionID, ConsoleSessionID: b.lostConsoleID}
+		return [][]byte{b.sealV2(nil, wire.PayloadOpenSessionResp, resp.AppendTo(nil), false)}
+	}
 	if !b.faults.sessionlessOnLost {
 		return nil
 	}
@@ -422,6 +430,9 @@ func (b *fakeBMC) handleV2(body []byte) [][]byte {
 		return nil
 	}
 	ss := b.sessions[h.SessionID]
+	if (ss == nil || ss.v15 || !ss.active) && b.faults.statusOnLost {
+		return b.lostSession(wire.Message{}, true)
+	}
 	if ss == nil || ss.v15 || !ss.active {
 		m, err := wire.DecodeMessage(payload)
 		if err != nil {

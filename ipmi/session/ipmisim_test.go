@@ -77,11 +77,15 @@ func ourSessions(t *testing.T, sim *testbed.IPMISim) int {
 func TestIPMISimSuites(t *testing.T) {
 	sim := testbed.StartIPMISim(t, testbed.IPMISimOptions{})
 	bmcSensor, satSensor := simSensors(t)
-	for _, suite := range []int{0, 1, 2, 3, 6, 11, CipherSuiteAuto} {
+	// 100 stands for suite 3 with the name-only lookup role bit.
+	for _, suite := range []int{0, 1, 2, 3, 6, 11, CipherSuiteAuto, 100} {
 		t.Run(fmt.Sprint("suite ", suite), func(t *testing.T) {
 			rec := &recorder{}
 			cfg := simConfig(sim, rec)
 			cfg.CipherSuite = suite
+			if suite == 100 {
+				cfg.CipherSuite, cfg.NameOnlyLookup = 3, true
+			}
 			s, err := Open(testContext(t, 10*time.Second), cfg)
 			if err != nil {
 				t.Fatalf("open: %v", err)

@@ -430,7 +430,11 @@ func (s *Session) Close(ctx context.Context) error {
 	case s.slots <- struct{}{}:
 		defer func() { <-s.slots }()
 	case <-ctx.Done():
+		// Requests still in flight hold the slots: give up on Close
+		// Session, and close the socket now so they end at once rather
+		// than at their deadlines.
 		err = fmt.Errorf("ipmi session: close: %w", ctx.Err())
+		_ = s.conn.Close()
 	}
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, s.kick)
@@ -456,7 +460,7 @@ func (s *Session) Close(ctx context.Context) error {
 	s.closed = true
 	s.codec = nil
 	s.mu.Unlock()
-	if cerr := s.conn.Close(); err == nil && cerr != nil {
+	if cerr := s.conn.Close(); err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {
 		err = fmt.Errorf("ipmi session: close socket: %w", cerr)
 	}
 	return err
@@ -701,6 +705,15 @@ func (s *Session) dispatchLocked(b []byte) {
 	case openSessionless:
 		if s.established {
 			s.sessionlessLocked(m)
+		}
+		return
+	case openSessionInvalid:
+		if s.established {
+			for _, r := range s.pending {
+				if r != nil && !r.completed {
+					s.completeLocked(r, 0, nil, errSessionGone)
+				}
+			}
 		}
 		return
 	}

@@ -102,7 +102,11 @@ func mustOpen(t testing.TB, cfg Config) *Session {
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = s.Close(ctx)
+	})
 	return s
 }
 
@@ -593,6 +597,37 @@ func TestReestablish(t *testing.T) {
 			t.Errorf("%d sessions opened, want 2", n)
 		}
 	})
+	t.Run("rmcp+ status invalid session", func(t *testing.T) {
+		b := newFakeBMC(t)
+		cfg := testConfig(b, nil)
+		cfg.Timeout = 5 * time.Second
+		s := mustOpen(t, cfg)
+		b.set(func(b *fakeBMC) {
+			for id, ss := range b.sessions {
+				b.lostConsoleID = ss.consoleID
+				delete(b.sessions, id)
+			}
+			b.faults.statusOnLost = true
+		})
+		go func() {
+			// new sessions work once the old one was refused
+			for b.counter("lost") == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			b.set(func(b *fakeBMC) { b.faults.statusOnLost = false })
+		}()
+		start := time.Now()
+		v, err := readSensor(t, s, wire.Target{})
+		if err != nil || v != 0x58 {
+			t.Fatal(v, err)
+		}
+		if d := time.Since(start); d > 2500*time.Millisecond {
+			t.Errorf("took %v: an invalid-session status must re-establish at once", d)
+		}
+		if n := b.counter("sessions_opened"); n != 2 {
+			t.Errorf("%d sessions opened, want 2", n)
+		}
+	})
 	t.Run("once per call", func(t *testing.T) {
 		b := newFakeBMC(t)
 		cfg := testConfig(b, nil)
@@ -835,6 +870,35 @@ func TestCloseWithDeadBMC(t *testing.T) {
 	}
 	if err := s.Close(context.Background()); err != nil {
 		t.Errorf("second close: %v", err)
+	}
+}
+
+func TestCloseWhileRequestInFlight(t *testing.T) {
+	b := newFakeBMC(t)
+	cfg := testConfig(b, nil)
+	cfg.Timeout = 10 * time.Second
+	s := mustOpen(t, cfg)
+	b.set(func(b *fakeBMC) { b.faults.silent = true })
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.Exchange(context.Background(), wire.Target{}, wire.NetFnSensorEvent, 0x2D, []byte{1})
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	if err := s.Close(testContext(t, 200*time.Millisecond)); err == nil {
+		t.Error("close with the only slot taken reported success")
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("in-flight exchange: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("in-flight exchange still running after Close")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("close took %v", d)
 	}
 }
 
