@@ -101,8 +101,11 @@ func Scrape(ctx context.Context, t *Target, openErr error, isBroken func(error) 
 				broken = true
 			}
 			lvl := level.Warn
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			switch {
+			case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 				lvl = level.Info
+			case errors.Is(err, errRememberedUnsupported):
+				lvl = level.Debug
 			}
 			lvl(logger).Log("msg", "collector failed", "collector", name, "err", err)
 		}

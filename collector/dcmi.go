@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/go-kit/log/level"
@@ -37,6 +38,10 @@ func dcmiUnsupported(err error) bool {
 	return false
 }
 
+// errRememberedUnsupported marks a failure the collector remembered from
+// an earlier scrape rather than saw now; Scrape logs it at debug level.
+var errRememberedUnsupported = errors.New("not supported by this BMC")
+
 type dcmiCollector struct{}
 
 func (dcmiCollector) Name() config.Collector { return config.CollectorDCMI }
@@ -50,7 +55,7 @@ func (dcmiCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheu
 	st := t.State
 	now := st.now()
 	if st.dcmiUnsupported != nil && now.Before(st.dcmiRetryAt) {
-		return fmt.Errorf("DCMI power reading not supported (remembered until %s): %w",
+		return fmt.Errorf("%w: DCMI power reading (asking again at %s): %w", errRememberedUnsupported,
 			st.dcmiRetryAt.Format("15:04:05"), st.dcmiUnsupported)
 	}
 	r, err := t.Client.DCMIPowerReading(ctx)

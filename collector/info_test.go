@@ -1,9 +1,13 @@
 package collector
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-kit/log"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/command"
@@ -110,13 +114,19 @@ func TestDCMIUnsupported(t *testing.T) {
 	if r.has("ipmi_dcmi_power_consumption_watts") || rt.counts[opDCMIPower] != 1 {
 		t.Errorf("no DCMI: %v", rt)
 	}
-	// Remembered: no round trip until the retry interval has passed.
+	// Remembered: no round trip until the retry interval has passed, and
+	// no warning logged every scrape.
+	var logs bytes.Buffer
+	f.target.Logger = log.NewLogfmtLogger(&logs)
 	for i := 0; i < 3; i++ {
 		f.clock.advance(dcmiRetryInterval / 4)
 		r, rt = f.scrape(t)
 		if rt.counts[opDCMIPower] != 0 || r.up(t, config.CollectorDCMI) != 0 {
 			t.Errorf("remembered unsupported DCMI: %v, up %v", rt, r.up(t, config.CollectorDCMI))
 		}
+	}
+	if strings.Contains(logs.String(), "level=warn") || !strings.Contains(logs.String(), "level=debug") {
+		t.Errorf("remembered failures logged as:\n%s", logs.String())
 	}
 	f.clock.advance(dcmiRetryInterval / 4)
 	_, rt = f.scrape(t)

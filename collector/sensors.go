@@ -406,7 +406,14 @@ func prepareSensors(ctx context.Context, t *Target) (*sensorTable, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the SDR repository: %w", err)
+		if st.repo == nil || !staleRepositoryUsable(err) {
+			return nil, fmt.Errorf("reading the SDR repository: %w", err)
+		}
+		// The BMC answered, but not with a repository (busy, in update
+		// mode, changing all the time): read the sensors of the one
+		// known, and try again next scrape.
+		level.Warn(loggerOf(t)).Log("msg", "SDR repository unavailable, using the cached one", "err", err)
+		repo = st.repo
 	}
 	if repo == st.repo {
 		st.cacheHits.Add(1)
@@ -432,6 +439,14 @@ func prepareSensors(ctx context.Context, t *Target) (*sensorTable, error) {
 		st.sensors = buildSensorTable(repo, module)
 	}
 	return st.sensors, nil
+}
+
+// staleRepositoryUsable reports SDR errors after which the cached
+// repository is still the best guess: a completion code from the BMC, or
+// a repository that kept changing during the walk.
+func staleRepositoryUsable(err error) bool {
+	var ce *wire.CompletionCodeError
+	return errors.As(err, &ce) || errors.Is(err, sdr.ErrRepositoryChanged) || errors.Is(err, sdr.ErrReservationLost)
 }
 
 // readOutcome classifies the result of one Get Sensor Reading.

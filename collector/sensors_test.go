@@ -817,3 +817,69 @@ func TestStateLockHonoursContext(t *testing.T) {
 		t.Errorf("lock after unlock: %v", err)
 	}
 }
+
+func TestSDRInfoFailureUsesCache(t *testing.T) {
+	f := newFixture(t, loadProfile(t, "edge-node"), config.CollectorIPMI)
+	inUpdate := func(_ context.Context, _ wire.Target, op command.Op, _ []byte) (wire.CompletionCode, []byte, bool, error) {
+		return wire.CCSDRRepositoryInUpdate, nil, op == opGetSDRInfo, nil
+	}
+	// Without a cached repository the collector cannot work.
+	f.tr.intercept = inUpdate
+	r, _ := f.scrape(t)
+	if r.up(t, config.CollectorIPMI) != 0 || r.has("ipmi_sensor_info") {
+		t.Fatal("no repository: want ipmi_up 0 and no sensors")
+	}
+	f.tr.intercept = nil
+	f.scrape(t)
+	// With one, a BMC answering 0xD0 still has its sensors read.
+	f.tr.intercept = inUpdate
+	r, rt := f.scrape(t)
+	if r.up(t, config.CollectorIPMI) != 1 || rt.counts[opGetSensorReading] != 15 {
+		t.Errorf("SDR in update: up %v, %v; want the cached sensors read", r.up(t, config.CollectorIPMI), rt)
+	}
+	checkSensorsMatch(t, f.bmc, r)
+	// A transport failure is not papered over.
+	f.tr.intercept = func(_ context.Context, _ wire.Target, op command.Op, _ []byte) (wire.CompletionCode, []byte, bool, error) {
+		if op == opGetSDRInfo {
+			return 0, nil, false, errors.New("ipmi session: request timed out")
+		}
+		return 0, nil, false, nil
+	}
+	r, _ = f.scrape(t)
+	if r.up(t, config.CollectorIPMI) != 0 {
+		t.Error("transport failure on Get SDR Repository Info: want ipmi_up 0")
+	}
+}
+
+// TestDeviceSDRFallback: a controller without an SDR repository (Get SDR
+// Repository Info unknown) keeps its records as device SDRs. The model has
+// a repository only, so the device SDR commands are served from it.
+func TestDeviceSDRFallback(t *testing.T) {
+	f := newFixture(t, loadProfile(t, "edge-node"), config.CollectorIPMI)
+	var deviceReads atomic.Int32
+	f.tr.intercept = func(_ context.Context, target wire.Target, op command.Op, data []byte) (wire.CompletionCode, []byte, bool, error) {
+		switch op {
+		case opGetSDRInfo, opGetSDR:
+			return wire.CCInvalidCommand, nil, true, nil
+		case command.Op{NetFn: wire.NetFnSensorEvent, Cmd: command.CmdGetDeviceSDR}:
+			deviceReads.Add(1)
+			cc, resp := f.bmc.Handle(target, wire.NetFnStorage, command.CmdGetSDR, data, f.tr.priv)
+			return cc, resp, true, nil
+		case command.Op{NetFn: wire.NetFnSensorEvent, Cmd: command.CmdReserveDeviceSDRRepository}:
+			cc, resp := f.bmc.Handle(target, wire.NetFnStorage, command.CmdReserveSDRRepository, data, f.tr.priv)
+			return cc, resp, true, nil
+		}
+		return 0, nil, false, nil
+	}
+	r, _ := f.scrape(t)
+	if r.up(t, config.CollectorIPMI) != 1 || deviceReads.Load() == 0 || !f.target.State.deviceSDR {
+		t.Fatalf("up %v, %d device SDR reads", r.up(t, config.CollectorIPMI), deviceReads.Load())
+	}
+	checkSensorsMatch(t, f.bmc, r)
+	reads := deviceReads.Load()
+	r, rt := f.scrape(t)
+	if deviceReads.Load() != reads || rt.counts[command.Op{NetFn: wire.NetFnSensorEvent, Cmd: command.CmdGetDeviceSDRInfo}] != 1 {
+		t.Errorf("warm scrape of device SDRs: %v, %d new reads; want one Get Device SDR Info", rt, deviceReads.Load()-reads)
+	}
+	checkSensorsMatch(t, f.bmc, r)
+}
