@@ -100,9 +100,11 @@ type Config struct {
 	// Window is how many requests may be in flight at once (default 1:
 	// many BMCs corrupt or drop replies beyond that).
 	Window int
-	// Timeout is how long a request may go unanswered before the session
-	// is presumed dead and re-established, and the deadline of calls whose
-	// context has none. Default DefaultTimeout.
+	// Timeout is how long one request, or one step of session setup, may
+	// go unanswered (within the caller's deadline, which still bounds
+	// everything). A request on an open session unanswered this long
+	// makes the session presumed dead and re-established. Default
+	// DefaultTimeout.
 	Timeout time.Duration
 	// RetryInterval is the wait before the first retransmit; each further
 	// one doubles it (up to 2 s). Default DefaultRetryInterval.
