@@ -25,9 +25,13 @@ const namespace = "ipmi"
 // module's settings, and the caches that outlive any one session.
 type Target struct {
 	Client *ipmi.Client
-	Module *config.Module
-	State  *State
-	Logger log.Logger
+	// Clients, when it has more than one, are clients on the same session
+	// used together for the sensor walk: the module's window of requests
+	// in flight. Client is Clients[0].
+	Clients []*ipmi.Client
+	Module  *config.Module
+	State   *State
+	Logger  log.Logger
 }
 
 // Collector produces the metrics of one concern. Collect sends what it
@@ -101,11 +105,8 @@ func Scrape(ctx context.Context, t *Target, openErr error, isBroken func(error) 
 				broken = true
 			}
 			lvl := level.Warn
-			switch {
-			case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 				lvl = level.Info
-			case errors.Is(err, errRememberedUnsupported):
-				lvl = level.Debug
 			}
 			lvl(logger).Log("msg", "collector failed", "collector", name, "err", err)
 		}

@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/go-kit/log/level"
@@ -38,9 +37,6 @@ func dcmiUnsupported(err error) bool {
 	return false
 }
 
-// errRememberedUnsupported marks a failure the collector remembered from
-// an earlier scrape rather than saw now; Scrape logs it at debug level.
-var errRememberedUnsupported = errors.New("not supported by this BMC")
 
 type dcmiCollector struct{}
 
@@ -54,9 +50,13 @@ func (dcmiCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheu
 	defer unlock()
 	st := t.State
 	now := st.now()
+	// A BMC without DCMI is not a failing collector: it answers, and
+	// there is nothing to report. ipmi_exporter reports ipmi_up 0 for it,
+	// which makes "collector failed" alerts fire forever on such BMCs; we
+	// report up 1 and no power series, and ask again every
+	// dcmiRetryInterval in case a firmware update added DCMI.
 	if st.dcmiUnsupported != nil && now.Before(st.dcmiRetryAt) {
-		return fmt.Errorf("%w: DCMI power reading (asking again at %s): %w", errRememberedUnsupported,
-			st.dcmiRetryAt.Format("15:04:05"), st.dcmiUnsupported)
+		return nil
 	}
 	r, err := t.Client.DCMIPowerReading(ctx)
 	if err != nil {
@@ -64,6 +64,7 @@ func (dcmiCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheu
 			st.dcmiUnsupported, st.dcmiRetryAt = err, now.Add(dcmiRetryInterval)
 			level.Info(loggerOf(t)).Log("msg", "BMC does not support DCMI power readings; asking again later",
 				"retry_in", dcmiRetryInterval, "err", err)
+			return nil
 		}
 		return fmt.Errorf("reading the DCMI power reading: %w", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -14,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/command"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/sdr"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
@@ -206,6 +209,9 @@ type sensorTable struct {
 	repo    *sdr.Repository
 	module  *config.Module
 	sensors []sensorEntry
+	// reads is the per-scrape outcome buffer, reused across scrapes
+	// (scrapes of one target are serialised by the State lock).
+	reads []sensorRead
 }
 
 type sensorEntry struct {
@@ -493,6 +499,104 @@ func classifyFailure(ctx context.Context, err error, target wire.Target) readOut
 	return readFatal
 }
 
+// sensorRead is the outcome of one sensor's Get Sensor Reading.
+type sensorRead struct {
+	outcome readOutcome
+	resp    command.GetSensorReadingResponse
+	err     error
+}
+
+// readAll issues Get Sensor Reading for every sensor of tbl and records
+// each outcome in reads. With one client the requests go one after the
+// other; with more (a module window above 1) that many are in flight at
+// once on the same session, which on a BMC 5 ms away divides the walk's
+// time by about the window. It returns how many sensors were read and
+// the error that stopped it early, if any.
+func readAll(ctx context.Context, clients []*ipmi.Client, st *State, tbl *sensorTable, reads []sensorRead, now time.Time) (int, error) {
+	// downNow holds owners found unreachable during this walk, so their
+	// other sensors do not each wait out a timeout. st.ownerRetry is only
+	// read here; readSensors updates it after the walk.
+	var (
+		downMu  sync.Mutex
+		downNow map[wire.Target]bool
+	)
+	read := func(c *ipmi.Client, i int) {
+		e := &tbl.sensors[i]
+		r := &reads[i]
+		r.outcome, r.err = readUnreadable, nil
+		if retryAt, down := st.ownerRetry[e.target]; down && now.Before(retryAt) {
+			return
+		}
+		if !e.target.IsBMC() {
+			downMu.Lock()
+			skip := downNow[e.target]
+			downMu.Unlock()
+			if skip {
+				r.outcome = readOwnerDown
+				return
+			}
+		}
+		req := command.GetSensorReadingRequest{Number: e.info.Number}
+		r.err = c.DoTarget(ctx, e.target, &req, &r.resp)
+		r.outcome = classifyReadError(ctx, r.err, e.target)
+		if r.outcome == readOwnerDown {
+			downMu.Lock()
+			if downNow == nil {
+				downNow = map[wire.Target]bool{}
+			}
+			downNow[e.target] = true
+			downMu.Unlock()
+		}
+	}
+	if len(clients) <= 1 {
+		for i := range tbl.sensors {
+			if err := ctx.Err(); err != nil {
+				return i, err
+			}
+			read(clients[0], i)
+			if reads[i].outcome == readFatal {
+				return i, reads[i].err
+			}
+		}
+		return len(tbl.sensors), nil
+	}
+	// Workers take sensors in order; the first fatal error or the
+	// deadline stops everyone. Sensors after the first unread one are not
+	// reported, so the result is a prefix, as in the sequential walk.
+	var (
+		next    atomic.Int64
+		stopped atomic.Bool
+		wg      sync.WaitGroup
+	)
+	for _, c := range clients {
+		wg.Add(1)
+		go func(c *ipmi.Client) {
+			defer wg.Done()
+			for !stopped.Load() && ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(tbl.sensors) {
+					return
+				}
+				read(c, i)
+				if reads[i].outcome == readFatal {
+					stopped.Store(true)
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	done := min(int(next.Load()), len(tbl.sensors))
+	for i := 0; i < done; i++ {
+		if reads[i].outcome == readFatal {
+			return i, reads[i].err
+		}
+	}
+	if done < len(tbl.sensors) {
+		return done, ctx.Err()
+	}
+	return done, nil
+}
+
 // readSensors reads every sensor of tbl and sends its series. When the
 // deadline passes part way, the series of the sensors read so far are
 // sent and the error returned.
@@ -500,42 +604,42 @@ func readSensors(ctx context.Context, t *Target, tbl *sensorTable, ch chan<- pro
 	st := t.State
 	now := st.now()
 	logger := loggerOf(t)
+	clients := t.Clients
+	if len(clients) == 0 {
+		clients = []*ipmi.Client{t.Client}
+	}
+	if cap(tbl.reads) < len(tbl.sensors) {
+		tbl.reads = make([]sensorRead, len(tbl.sensors))
+	}
+	reads := tbl.reads[:len(tbl.sensors)]
+	n, stopErr := readAll(ctx, clients, st, tbl, reads, now)
+
 	// At most two fresh series per sensor: value and state. One
 	// allocation for all of them.
-	samples := make([]sample, 0, 2*len(tbl.sensors))
+	samples := make([]sample, 0, 2*n)
 	emit := func(desc *prometheus.Desc, labels []*dto.LabelPair, v float64) {
 		samples = append(samples, sample{desc: desc, labels: labels, value: v})
 		ch <- &samples[len(samples)-1]
 	}
-	var (
-		req  command.GetSensorReadingRequest
-		resp command.GetSensorReadingResponse
-	)
-	for i := range tbl.sensors {
+	for i := 0; i < n; i++ {
 		e := &tbl.sensors[i]
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("reading sensors: stopped after %d of %d: %w", i, len(tbl.sensors), err)
-		}
-		outcome := readUnreadable
-		if retryAt, down := st.ownerRetry[e.target]; !down || !now.Before(retryAt) {
-			req.Number = e.info.Number
-			err := t.Client.DoTarget(ctx, e.target, &req, &resp)
-			outcome = classifyReadError(ctx, err, e.target)
-			switch outcome {
-			case readFatal:
-				return fmt.Errorf("reading sensor %q: stopped after %d of %d: %w", e.name, i, len(tbl.sensors), err)
-			case readOwnerDown:
+		r := &reads[i]
+		switch r.outcome {
+		case readOwnerDown:
+			if _, already := st.ownerRetry[e.target]; !already {
 				if st.ownerRetry == nil {
 					st.ownerRetry = make(map[wire.Target]time.Time)
 				}
 				st.ownerRetry[e.target] = now.Add(ownerRetryInterval)
 				level.Warn(logger).Log("msg", "sensor owner unreachable, skipping its sensors", "sensor", e.name,
-					"owner", e.info.Owner, "retry_in", ownerRetryInterval, "err", err)
-			case readUnreadable:
-				level.Debug(logger).Log("msg", "sensor unreadable", "sensor", e.name, "err", err)
-			case readOK:
-				delete(st.ownerRetry, e.target)
+					"owner", e.info.Owner, "retry_in", ownerRetryInterval, "err", r.err)
 			}
+		case readUnreadable:
+			if r.err != nil {
+				level.Debug(logger).Log("msg", "sensor unreadable", "sensor", e.name, "err", r.err)
+			}
+		case readOK:
+			delete(st.ownerRetry, e.target)
 		}
 		for _, m := range e.static {
 			ch <- m
@@ -545,8 +649,8 @@ func readSensors(ctx context.Context, t *Target, tbl *sensorTable, ch chan<- pro
 		if !fam.typed {
 			stateLabels = e.idNameType
 		}
-		s := sdr.Sensor{SensorInfo: &e.info, Reading: resp}
-		if outcome != readOK || !s.Available() {
+		s := sdr.Sensor{SensorInfo: &e.info, Reading: r.resp}
+		if r.outcome != readOK || !s.Available() {
 			emit(fam.state, stateLabels, math.NaN())
 			continue
 		}
@@ -564,6 +668,12 @@ func readSensors(ctx context.Context, t *Target, tbl *sensorTable, ch chan<- pro
 				ch <- e.states[off]
 			}
 		}
+	}
+	if stopErr != nil {
+		if n < len(tbl.sensors) {
+			return fmt.Errorf("reading sensors: stopped after %d of %d: %w", n, len(tbl.sensors), stopErr)
+		}
+		return fmt.Errorf("reading sensors: %w", stopErr)
 	}
 	return nil
 }
