@@ -37,7 +37,6 @@ func dcmiUnsupported(err error) bool {
 	return false
 }
 
-
 type dcmiCollector struct{}
 
 func (dcmiCollector) Name() config.Collector { return config.CollectorDCMI }
