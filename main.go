@@ -155,6 +155,7 @@ func run(args []string, stdout, stderr *os.File) int {
 		IsSessionBroken: isSessionBroken,
 		TimeoutOffset:   f.timeoutOffset,
 		Logger:          logger,
+		Registerer:      reg,
 	})
 
 	reload := func() error {

@@ -42,11 +42,17 @@ type Options struct {
 	// uses net.DefaultResolver.
 	Resolver *net.Resolver
 	Logger   log.Logger
+	// Registerer receives the exporter's own metrics (may be nil).
+	Registerer prometheus.Registerer
 }
 
 // Exporter is the /ipmi handler.
 type Exporter struct {
-	opts Options
+	opts      Options
+	sdrWalks  prometheus.Counter
+	sdrHits   prometheus.Counter
+	requests  *prometheus.CounterVec
+	durations prometheus.Histogram
 }
 
 // New returns an Exporter.
@@ -57,20 +63,44 @@ func New(opts Options) *Exporter {
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver
 	}
-	return &Exporter{opts: opts}
+	x := &Exporter{
+		opts: opts,
+		sdrWalks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ipmi_fleet_exporter_sdr_walks_total",
+			Help: "SDR repository walks (first scrape of a BMC, or its repository changed).",
+		}),
+		sdrHits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ipmi_fleet_exporter_sdr_cache_hits_total",
+			Help: "Scrapes that used the cached SDR repository.",
+		}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ipmi_fleet_exporter_scrape_requests_total",
+			Help: "BMC scrape requests received over HTTP, by outcome (ok, bad_request).",
+		}, []string{"outcome"}),
+		durations: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "ipmi_fleet_exporter_scrape_duration_seconds",
+			Help:    "Time to answer a BMC scrape request, including waiting for a shared collection.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
+	}
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(x.sdrWalks, x.sdrHits, x.requests, x.durations)
+	}
+	return x
 }
 
 // MaxQueryLength bounds the query string of a scrape request. Targets and
 // module names are short; anything longer is refused before any work.
 const MaxQueryLength = 4096
 
-// badRequest answers 400 with a one-line reason.
-func badRequest(w http.ResponseWriter, format string, args ...any) {
-	http.Error(w, fmt.Sprintf(format, args...), http.StatusBadRequest)
-}
-
 // ServeHTTP scrapes the BMC named by the target parameter.
 func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	defer func() { x.durations.Observe(time.Since(start).Seconds()) }()
+	badRequest := func(w http.ResponseWriter, format string, args ...any) {
+		x.requests.WithLabelValues("bad_request").Inc()
+		http.Error(w, fmt.Sprintf(format, args...), http.StatusBadRequest)
+	}
 	if len(r.URL.RawQuery) > MaxQueryLength {
 		badRequest(w, "query string is %d bytes, at most %d are accepted", len(r.URL.RawQuery), MaxQueryLength)
 		return
@@ -111,6 +141,7 @@ func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	logger := log.With(x.opts.Logger, "target", addr, "module", m.Name)
 	metrics := x.collect(ctx, addr, m, logger)
+	x.requests.WithLabelValues("ok").Inc()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(constCollector(metrics))
@@ -181,14 +212,23 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 		t := &collector.Target{Module: m, State: st.collector, Logger: logger}
 		if openErr == nil {
 			if st.session != e.Session {
+				// One client per request the module keeps in
+				// flight; they share the session.
 				st.session = e.Session
-				st.client = ipmi.NewClient(e.Session.(ipmi.Transport))
+				tr := e.Session.(ipmi.Transport)
+				st.clients = make([]*ipmi.Client, max(m.Window, 1))
+				for i := range st.clients {
+					st.clients[i] = ipmi.NewClient(tr)
+				}
 			}
-			t.Client = st.client
+			t.Client, t.Clients = st.clients[0], st.clients
 		} else {
 			level.Warn(logger).Log("msg", "cannot open BMC session", "err", openErr)
 		}
+		walks, hits := st.collector.SDRWalks(), st.collector.SDRCacheHits()
 		metrics, broken := collector.Scrape(ctx, t, openErr, x.opts.IsSessionBroken)
+		x.sdrWalks.Add(float64(st.collector.SDRWalks() - walks))
+		x.sdrHits.Add(float64(st.collector.SDRCacheHits() - hits))
 		if broken {
 			x.opts.Pool.Drop(e, "error")
 		}
@@ -208,7 +248,7 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 type entryState struct {
 	module    *config.Module
 	session   pool.Session
-	client    *ipmi.Client
+	clients   []*ipmi.Client
 	collector *collector.State
 }
 
