@@ -91,7 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Int64Var(&o.seed, "seed", 1, "seed for sensor values, session IDs and fault decisions")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: bmcsim [flags]\n\nServes COUNT simulated IPMI v2.0 BMCs on consecutive UDP ports until SIGINT/SIGTERM,\n"+
-			"printing one ready line to stdout once they listen.\n\nFlags:\n")
+			"printing one ready line to stdout once they listen. Flags take one or two dashes.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
