@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"net/netip"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -326,5 +328,47 @@ func TestPeersBridgeEmbedded(t *testing.T) {
 	}
 	if n := b.Counters().Command("send_message"); n < uint64(bridged) {
 		t.Fatalf("%d Send Message commands for %d bridged sensors", n, bridged)
+	}
+}
+
+// TestPeersCipherSuiteDiscovery: ipmitool without -C asks Get Channel
+// Cipher Suites and picks the best suite offered; `channel getciphers`
+// lists exactly the enabled suites.
+func TestPeersCipherSuiteDiscovery(t *testing.T) {
+	testbed.RequireTool(t, "ipmitool")
+	p, err := model.LoadProfile("dual-socket-1u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewFleet(FleetConfig{
+		Addr:       netip.MustParseAddrPort("127.0.0.1:0"),
+		Count:      1,
+		BMC:        BMCConfig{Users: []User{{Name: peerUser, Password: peerPassword}}, CipherSuites: []uint8{1, 3, 8, 16, 17}},
+		NewHandler: ModelHandlers(p, 1, peerClock, model.Quirks{}),
+		Clock:      peerClock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	base := []string{"-I", "lanplus", "-H", "127.0.0.1", "-p", strconv.Itoa(int(f.BMC(0).Addr().Port())), "-U", peerUser, "-P", peerPassword}
+	out, err := exec.CommandContext(ctx, "ipmitool", append(base, "channel", "getciphers", "ipmi")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("getciphers: %v\n%s", err, out)
+	}
+	var ids []string
+	for _, line := range strings.Split(string(out), "\n")[1:] {
+		if fs := strings.Fields(line); len(fs) > 0 {
+			ids = append(ids, fs[0])
+		}
+	}
+	if strings.Join(ids, ",") != "1,3,8,16,17" {
+		t.Fatalf("ipmitool lists suites %v:\n%s", ids, out)
+	}
+	out, err = exec.CommandContext(ctx, "ipmitool", append(append([]string{"-v"}, base...), "chassis", "status")...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Using best available cipher suite 17") {
+		t.Fatalf("auto cipher suite: %v\n%s", err, out)
 	}
 }
