@@ -151,8 +151,8 @@ func run(args []string, stdout, stderr *os.File) int {
 	x := exporter.New(exporter.Options{
 		Store:           store,
 		Pool:            p,
-		Dial:            newDialer(observer),
-		IsSessionBroken: isSessionBroken,
+		Dial:            exporter.SessionDialer(observer),
+		IsSessionBroken: exporter.IsSessionBroken,
 		TimeoutOffset:   f.timeoutOffset,
 		Logger:          logger,
 		Registerer:      reg,

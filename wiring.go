@@ -1,56 +1,14 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"net"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ipmifleet/ipmi_fleet_exporter/config"
-	"github.com/ipmifleet/ipmi_fleet_exporter/exporter"
-	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/session"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
 )
-
-// newDialer maps a module's settings onto a session configuration.
-func newDialer(observer session.Observer) exporter.Dialer {
-	return func(ctx context.Context, addr string, m *config.Module) (ipmi.Transport, error) {
-		cfg := session.Config{
-			Host:           addr,
-			Username:       m.User,
-			Password:       m.Password.Bytes(),
-			KG:             m.KG.Bytes(),
-			Privilege:      m.Privilege,
-			CipherSuite:    int(m.CipherSuite),
-			NameOnlyLookup: m.NameOnlyLookup,
-			Window:         m.Window,
-			Observer:       observer,
-		}
-		if m.CipherSuite == config.CipherSuiteAuto {
-			cfg.CipherSuite = session.CipherSuiteAuto
-		}
-		if m.Driver == config.DriverLAN {
-			cfg.Driver = session.DriverLAN
-		}
-		s, err := session.Open(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	}
-}
-
-// isSessionBroken reports errors after which a pooled session is dropped:
-// the session layer already re-established it once within the call.
-func isSessionBroken(err error) bool {
-	return errors.Is(err, session.ErrSessionLost) ||
-		errors.Is(err, session.ErrUnreachable) ||
-		errors.Is(err, session.ErrClosed) ||
-		errors.Is(err, session.ErrProtocol)
-}
 
 // hostOf returns the host part of a host:port pool key.
 func hostOf(addr string) string {
