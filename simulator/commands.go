@@ -28,7 +28,7 @@ const maxBridgeDepth = 2
 // executeSessionless runs a command received outside a session. Only the
 // discovery commands are answered there; ok is false for anything else,
 // which the BMC ignores.
-func (b *BMC) executeSessionless(msg *wire.Message, v15 bool) (wire.CompletionCode, []byte, bool) {
+func (b *BMC) executeSessionless(msg *wire.Message) (wire.CompletionCode, []byte, bool) {
 	if msg.NetFn != wire.NetFnApp {
 		return 0, nil, false
 	}

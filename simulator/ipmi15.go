@@ -46,7 +46,7 @@ func (b *BMC) processV15(body []byte, from netip.AddrPort, now time.Time, dst []
 			cc, data = b.getSessionChallenge(msg.Data, from, now)
 		} else {
 			var ok bool
-			if cc, data, ok = b.executeSessionless(&msg, true); !ok {
+			if cc, data, ok = b.executeSessionless(&msg); !ok {
 				return b.drop()
 			}
 		}

@@ -82,7 +82,7 @@ func (b *BMC) processV2(body []byte, from netip.AddrPort, now time.Time, f *Faul
 		if err != nil || msg.NetFn.IsResponse() {
 			return b.drop()
 		}
-		cc, data, ok := b.executeSessionless(&msg, false)
+		cc, data, ok := b.executeSessionless(&msg)
 		if !ok {
 			return b.drop()
 		}
@@ -170,8 +170,9 @@ func (b *BMC) appendV2(dst []byte, s *session, pt wire.PayloadType, payload []by
 // whole extra block of padding (1, 2, ... 16, then pad length 16).
 func (b *BMC) encryptPadFullBlock(dst []byte, s *session, payload []byte) []byte {
 	block, err := aes.NewCipher(s.k2[:16])
-	if err != nil { // K2 is at least 16 bytes for every AES suite
-		panic("simulator: AES key: " + err.Error())
+	if err != nil { // cannot happen: K2 has at least 16 bytes in every AES suite
+		dst, _ = s.aes.AppendEncrypt(dst, payload, randReader{b.rng})
+		return dst
 	}
 	ivStart := len(dst)
 	dst = append(dst, make([]byte, aes.BlockSize)...)
