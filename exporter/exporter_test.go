@@ -437,4 +437,3 @@ func TestBadRequests(t *testing.T) {
 		t.Fatal("a bad request opened a session")
 	}
 }
-
