@@ -1,0 +1,317 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
+	"github.com/ipmifleet/ipmi_fleet_exporter/simulator"
+	"github.com/ipmifleet/ipmi_fleet_exporter/simulator/model"
+)
+
+// binary is the exporter built once for these tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ipmi_fleet_exporter-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "ipmi_fleet_exporter")
+	build := exec.Command("go", "build", "-race", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the exporter:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// process is a running exporter whose output the test can wait on.
+type process struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	out    strings.Builder
+	done   chan struct{}
+	err    error
+	listen string
+}
+
+func (p *process) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+type lockedWriter struct{ p *process }
+
+func (w lockedWriter) Write(b []byte) (int, error) {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	return w.p.out.Write(b)
+}
+
+func start(t *testing.T, args ...string) *process {
+	t.Helper()
+	p := &process{done: make(chan struct{}), listen: freePort(t)}
+	p.cmd = exec.Command(binary, append([]string{"--web.listen-address=" + p.listen, "--log.level=debug"}, args...)...)
+	p.cmd.Stdout, p.cmd.Stderr = lockedWriter{p}, lockedWriter{p}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("exporter output:\n%s", p.output())
+		}
+	})
+	return p
+}
+
+// waitExit waits for the process to end and returns its exit code.
+func (p *process) waitExit(t *testing.T, within time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(within):
+		t.Fatalf("exporter still running after %s", within)
+	}
+	if p.cmd.ProcessState == nil {
+		t.Fatal("no process state")
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+func (p *process) url(path string) string { return "http://" + p.listen + path }
+
+// waitReady polls /-/ready until it answers.
+func (p *process) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			t.Fatalf("exporter exited: %v", p.err)
+		default:
+		}
+		if resp, err := http.Get(p.url("/-/ready")); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("exporter not ready within 30s")
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func post(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func startFleet(t *testing.T, n int) *simulator.Fleet {
+	t.Helper()
+	p, err := model.LoadProfile("edge-node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := simulator.NewFleet(simulator.FleetConfig{
+		Addr:       netip.MustParseAddrPort("127.0.0.1:0"),
+		Count:      n,
+		BMC:        simulator.BMCConfig{Users: []simulator.User{{Name: "monitor", Password: "pw-from-file", Privilege: wire.PrivilegeUser}}},
+		NewHandler: simulator.ModelHandlers(p, 1, nil, model.Quirks{}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func writeConfig(t *testing.T, dir, body string) string {
+	t.Helper()
+	path := filepath.Join(dir, "ipmi_fleet_exporter.yml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const goodConfig = `modules:
+  default:
+    user: monitor
+    pass_file: password
+    allowed_targets: [127.0.0.0/8]
+`
+
+func TestConfigErrorAtStartExitsWithFileLineReason(t *testing.T) {
+	dir := t.TempDir()
+	path := writeConfig(t, dir, "modules:\n  default:\n    user: monitor\n    pass: x\n    passwd: typo\n")
+	p := start(t, "--config.file="+path)
+	if code := p.waitExit(t, 30*time.Second); code == 0 {
+		t.Fatalf("exit code 0 for a broken config")
+	}
+	out := p.output()
+	if !strings.Contains(out, path+":5") || !strings.Contains(out, "passwd") {
+		t.Fatalf("output does not name file:line and the reason:\n%s", out)
+	}
+}
+
+func TestReloadFailureKeepsConfig(t *testing.T) {
+	fleet := startFleet(t, 1)
+	target := fleet.BMC(0).Addr().String()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "password"), []byte("pw-from-file\n"), 0o600)
+	path := writeConfig(t, dir, goodConfig)
+	p := start(t, "--config.file="+path)
+	p.waitReady(t)
+	scrapeOK := func() {
+		t.Helper()
+		code, body := get(t, p.url("/ipmi?target="+target))
+		if code != 200 || !strings.Contains(body, `ipmi_up{collector="ipmi"} 1`) {
+			t.Fatalf("scrape: HTTP %d\n%s", code, body)
+		}
+	}
+	reloadOK := regexp.MustCompile(`(?m)^ipmi_fleet_exporter_config_last_reload_successful (\d)`)
+	reloadStatus := func() string {
+		_, body := get(t, p.url("/metrics"))
+		m := reloadOK.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no reload status metric in /metrics")
+		}
+		return m[1]
+	}
+	scrapeOK()
+	if s := reloadStatus(); s != "1" {
+		t.Fatalf("reload status %s at start", s)
+	}
+	writeConfig(t, dir, goodConfig+"    bogus_key: 1\n")
+	if code, body := post(t, p.url("/-/reload")); code != http.StatusInternalServerError || !strings.Contains(body, "bogus_key") {
+		t.Fatalf("reload of a broken config: HTTP %d %q", code, body)
+	}
+	if s := reloadStatus(); s != "0" {
+		t.Fatalf("reload status %s after a failed reload", s)
+	}
+	scrapeOK() // the old configuration is still in force
+
+	// SIGHUP with the configuration fixed recovers.
+	writeConfig(t, dir, goodConfig)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(10 * time.Second)
+	for reloadStatus() != "1" {
+		if time.Now().After(deadline) {
+			t.Fatal("SIGHUP did not reload the fixed config")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	scrapeOK()
+}
+
+func TestSIGTERMClosesEveryBMCSession(t *testing.T) {
+	fleet := startFleet(t, 4)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "password"), []byte("pw-from-file"), 0o600)
+	path := writeConfig(t, dir, goodConfig)
+	p := start(t, "--config.file="+path)
+	p.waitReady(t)
+	for _, b := range fleet.BMCs() {
+		if code, body := get(t, p.url("/ipmi?target="+b.Addr().String())); code != 200 || !strings.Contains(body, `ipmi_up{collector="sel"} 1`) {
+			t.Fatalf("scrape %s: %d\n%s", b.Addr(), code, body)
+		}
+	}
+	if c := fleet.Counters(); c.SessionsActive != 4 {
+		t.Fatalf("%d sessions active before SIGTERM", c.SessionsActive)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.waitExit(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+	if c := fleet.Counters(); c.SessionsActive != 0 || c.SessionsClosed != 4 {
+		t.Fatalf("after SIGTERM: %d sessions active, %d closed with Close Session", c.SessionsActive, c.SessionsClosed)
+	}
+}
+
+func TestDemoServesMetricsAndSaysHow(t *testing.T) {
+	p := start(t, "--demo")
+	started := time.Now()
+	curl := regexp.MustCompile(`curl '(http://[^']+/ipmi\?target=[^']+)'`)
+	var urls []string
+	deadline := time.Now().Add(30 * time.Second)
+	for len(urls) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the demo printed no scrape command")
+		}
+		sc := bufio.NewScanner(strings.NewReader(p.output()))
+		for sc.Scan() {
+			if m := curl.FindStringSubmatch(sc.Text()); m != nil {
+				urls = append(urls, m[1])
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(urls) != 3 {
+		t.Fatalf("demo printed %d targets, want 3 (one per profile)", len(urls))
+	}
+	p.waitReady(t)
+	for _, u := range urls {
+		code, body := get(t, u)
+		if code != 200 || !strings.Contains(body, `ipmi_up{collector="ipmi"} 1`) || !strings.Contains(body, "ipmi_temperature_celsius{") {
+			t.Fatalf("demo scrape %s: HTTP %d\n%.2000s", u, code, body)
+		}
+	}
+	t.Logf("demo served real metrics %s after start", time.Since(started).Round(time.Millisecond))
+	_, sd := get(t, p.url("/sd"))
+	if !strings.Contains(sd, `"__param_module":"default"`) {
+		t.Fatalf("/sd: %s", sd)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.waitExit(t, 30*time.Second); code != 0 {
+		t.Fatalf("demo exit code %d", code)
+	}
+}
