@@ -83,7 +83,8 @@ func newLogger(f *flags, w *os.File) (log.Logger, *slog.Logger) {
 	} else {
 		logger = log.NewLogfmtLogger(log.NewSyncWriter(w))
 	}
-	logger = log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
+	// Depth 5 skips go-kit's level and filter wrappers, so caller names our code.
+	logger = log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.Caller(5))
 	var allow level.Option
 	var slogLevel slog.Level
 	switch f.logLevel {
