@@ -10,6 +10,7 @@ import (
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/crypto"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
+	"github.com/ipmifleet/ipmi_fleet_exporter/simulator/model"
 )
 
 func pingPacket(tag uint8) []byte {
@@ -311,4 +312,53 @@ func FuzzRespond(f *testing.F) {
 			t.Fatalf("session broken after % x", pkt)
 		}
 	})
+}
+
+// TestModelQuirksThroughFaultSpec: the model quirks named in a fault spec
+// reach the model and show on the wire.
+func TestModelQuirksThroughFaultSpec(t *testing.T) {
+	p, err := model.LoadProfile("dual-socket-1u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.New(p, model.Options{Seed: 1, Clock: peerClock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := BMCConfig{Users: testUsers}.normalized()
+	b := newBMC(0, &cfg, m, peerClock, 1)
+	c := newV2Console(t, b, 17, "admin", "secret", wire.PrivilegeAdmin)
+	c.login(wire.PrivilegeAdmin)
+	var absent uint8
+	for _, s := range m.Sensors() {
+		if s.Absent && s.Owner.IsBMC() {
+			absent = s.Number
+		}
+	}
+	if absent == 0 {
+		t.Fatal("profile has no absent sensor")
+	}
+	getSDR := []byte{0, 0, 0, 0, 0, 0xFF} // reservation 0, first record, offset 0, whole record
+	if cc, _ := c.command(wire.NetFnStorage, 0x23, getSDR); cc != wire.CCOK {
+		t.Fatalf("get sdr without quirk: %s", cc)
+	}
+	if cc, data := c.command(wire.NetFnSensorEvent, 0x2D, []byte{absent}); cc != wire.CCRequestedDataNotPresent {
+		t.Fatalf("absent sensor without quirk: %s % x", cc, data)
+	}
+	spec, err := ParseFaults("sdr_max_read=16,empty_reading_for_absent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ApplyFaultSpec(spec); err != nil {
+		t.Fatal(err)
+	}
+	if cc, _ := c.command(wire.NetFnStorage, 0x23, getSDR); cc != wire.CCCannotReturnRequestedBytes {
+		t.Fatalf("get sdr of a whole record with sdr_max_read=16: %s", cc)
+	}
+	if cc, data := c.command(wire.NetFnSensorEvent, 0x2D, []byte{absent}); cc != wire.CCOK || len(data) != 0 {
+		t.Fatalf("absent sensor with the quirk: %s % x", cc, data)
+	}
+	if got := b.FaultSpec(); got != spec {
+		t.Fatalf("fault spec %+v, want %+v", got, spec)
+	}
 }
