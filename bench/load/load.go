@@ -8,6 +8,7 @@ package load
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -40,6 +41,9 @@ type Config struct {
 	// X-Prometheus-Scrape-Timeout-Seconds.
 	Timeout time.Duration
 	Client  *http.Client
+	// Gzip asks for a gzip-compressed response, as Prometheus does by
+	// default, and decompresses it.
+	Gzip bool
 }
 
 // Scrape is the outcome of one request.
@@ -173,6 +177,9 @@ func scrapeOnce(ctx context.Context, cfg Config, target string) Scrape {
 	}
 	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(cfg.Timeout.Seconds(), 'f', -1, 64))
 	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	if cfg.Gzip {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
 	t0 := time.Now()
 	resp, err := cfg.Client.Do(req)
 	if err != nil {
@@ -180,7 +187,15 @@ func scrapeOnce(ctx context.Context, cfg Config, target string) Scrape {
 		s.Err = classify(err)
 		return s
 	}
-	body, err := io.ReadAll(resp.Body)
+	var body []byte
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		var zr *gzip.Reader
+		if zr, err = gzip.NewReader(resp.Body); err == nil {
+			body, err = io.ReadAll(zr)
+		}
+	} else {
+		body, err = io.ReadAll(resp.Body)
+	}
 	resp.Body.Close()
 	s.Latency = time.Since(t0)
 	s.Status = resp.StatusCode

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"compress/gzip"
 	"context"
 	"fmt"
 	"net/http"
@@ -40,6 +41,13 @@ func TestRunAndSummarize(t *testing.T) {
 		if r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds") != "0.5" {
 			t.Errorf("timeout header %q", r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"))
 		}
+		if r.Header.Get("Accept-Encoding") == "gzip" {
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			defer zw.Close()
+			fmt.Fprintln(zw, `ipmi_up{collector="ipmi"} 1`)
+			return
+		}
 		switch r.URL.Query().Get("target") {
 		case "h:2":
 			fmt.Fprintln(w, `ipmi_up{collector="ipmi"} 0`)
@@ -62,5 +70,9 @@ func TestRunAndSummarize(t *testing.T) {
 	}
 	if st.P50 <= 0 || st.Max < 500 {
 		t.Fatalf("latencies %+v", st)
+	}
+	cfg.Gzip = true
+	if st := Summarize(Run(context.Background(), cfg, 1), cfg.Timeout); st.OK != 3 {
+		t.Fatalf("gzip: %+v", st)
 	}
 }

@@ -52,6 +52,8 @@ type options struct {
 	cpuProfile                           string
 	cpuProfileSeconds                    int
 	settle                               time.Duration
+	skipCold, gzip                       bool
+	meta                                 string
 }
 
 func main() {
@@ -78,6 +80,9 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "during the warm phase fetch /debug/pprof/profile from the exporter into this file, if it serves one")
 	flag.IntVar(&o.cpuProfileSeconds, "cpuprofile-seconds", 20, "length of that profile")
 	flag.DurationVar(&o.settle, "settle", 0, "pause between the cold and warm phases")
+	flag.BoolVar(&o.gzip, "gzip", true, "ask for gzip-compressed responses, as Prometheus does by default")
+	flag.BoolVar(&o.skipCold, "skip-cold", false, "no cold phase: every round is warm (targets already scraped)")
+	flag.StringVar(&o.meta, "meta", "", "key=value,... copied into the JSON, for reports")
 	flag.StringVar(&o.jsonOut, "json", "", "write the full result as JSON to this file")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -99,15 +104,16 @@ func main() {
 
 // Result is the whole run.
 type Result struct {
-	Label     string        `json:"label"`
-	URL       string        `json:"url"`
-	Module    string        `json:"module"`
-	Targets   int           `json:"targets"`
-	Interval  string        `json:"interval"`
-	Timeout   string        `json:"timeout"`
-	PingRTTms *RTT          `json:"ping_rtt_ms,omitempty"`
-	Phases    []PhaseResult `json:"phases"`
-	Profile   string        `json:"cpu_profile,omitempty"`
+	Label     string            `json:"label"`
+	Meta      map[string]string `json:"meta,omitempty"`
+	URL       string            `json:"url"`
+	Module    string            `json:"module"`
+	Targets   int               `json:"targets"`
+	Interval  string            `json:"interval"`
+	Timeout   string            `json:"timeout"`
+	PingRTTms *RTT              `json:"ping_rtt_ms,omitempty"`
+	Phases    []PhaseResult     `json:"phases"`
+	Profile   string            `json:"cpu_profile,omitempty"`
 }
 
 // RTT summarises ping round trips in milliseconds.
@@ -172,6 +178,13 @@ func run(ctx context.Context, o *options) (*Result, error) {
 	}
 	res := &Result{Label: o.label, URL: o.url, Module: o.module, Targets: len(targets),
 		Interval: o.interval.String(), Timeout: o.timeout.String()}
+	if o.meta != "" {
+		res.Meta = map[string]string{}
+		for _, kv := range strings.Split(o.meta, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			res.Meta[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
 	if o.ping > 0 {
 		rtts, err := load.PingRTT(targets[0], o.ping, time.Second)
 		if err != nil {
@@ -189,7 +202,7 @@ func run(ctx context.Context, o *options) (*Result, error) {
 		defer sampler.Stop()
 	}
 	client := load.NewClient(max(len(targets), o.concurrency))
-	base := load.Config{URL: o.url, Targets: targets, Module: o.module, Timeout: o.timeout, Client: client}
+	base := load.Config{URL: o.url, Targets: targets, Module: o.module, Timeout: o.timeout, Client: client, Gzip: o.gzip}
 
 	cold := base
 	cold.Concurrency = o.concurrency
@@ -200,7 +213,9 @@ func run(ctx context.Context, o *options) (*Result, error) {
 	if o.coldInterval >= 0 {
 		cold.Interval = o.coldInterval
 	}
-	res.Phases = append(res.Phases, phase(ctx, o, "cold", cold, 1, sampler))
+	if !o.skipCold {
+		res.Phases = append(res.Phases, phase(ctx, o, "cold", cold, 1, sampler))
+	}
 	rounds := o.rounds
 	if o.duration > 0 && o.interval > 0 {
 		rounds = int(o.duration / o.interval)
