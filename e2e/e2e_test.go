@@ -460,6 +460,11 @@ func writeFile(t *testing.T, path string, data []byte) {
 // writeExporterConfig writes the exporter's configuration: module default
 // (USER privilege, the default collectors) and module legacy (IPMI 1.5, as in config.example.yml) with the simulated
 // BMC account, allowed on loopback only, and every BMC listed for /sd.
+//
+// The off BMC is scraped with both modules (the static legacy job and the
+// /sd job), so both modules allow two sessions per BMC: max_sessions caps
+// sessions per BMC across modules, and with the default of 1 the two
+// modules would take turns, closing each other's session on every scrape.
 func writeExporterConfig(t *testing.T, dir string, addrOf map[role]string) string {
 	t.Helper()
 	passFile := filepath.Join(dir, "bmc-password")
@@ -473,12 +478,14 @@ func writeExporterConfig(t *testing.T, dir string, addrOf map[role]string) strin
     user: %q
     pass_file: %q
     privilege: user
+    max_sessions: 2
     allowed_targets: [127.0.0.0/8]
   legacy:
     user: %q
     pass_file: %q
     driver: LAN
     collectors: [ipmi, chassis]
+    max_sessions: 2
     allowed_targets: [127.0.0.0/8]
 targets:
   - module: default
