@@ -25,6 +25,11 @@ var (
 	// (for example no IPMI v2.0 support, or an Open Session response naming
 	// other algorithms than proposed).
 	ErrProtocol = errors.New("ipmi session: protocol error")
+	// ErrSessionTableFull: the BMC refused a new session for lack of a free
+	// slot (RMCP+ status "insufficient resources", IPMI 1.5 Activate Session
+	// "no session slot available"). Other clients hold its sessions; it is
+	// worth retrying later, not worth changing credentials for.
+	ErrSessionTableFull = errors.New("ipmi session: BMC has no free session slot")
 )
 
 // AuthErrorKind says why session setup was refused. Its String is the

@@ -92,7 +92,7 @@ func (s *Session) handshakeLAN(ctx context.Context) error {
 	case ccActivatePrivilegeExceeded:
 		return authError(PrivilegeRefused, "activate session: completion code %s (privilege exceeds the user's or channel's limit)", code)
 	case ccActivateNoSessionSlot, ccActivateNoSlotForUser, ccActivateNoSlotForPriv:
-		return fmt.Errorf("%w: activate session: completion code %s (no free session slot)", ErrProtocol, code)
+		return fmt.Errorf("%w: activate session: completion code %s", ErrSessionTableFull, code)
 	default:
 		return fmt.Errorf("%w: activate session: completion code %s", ErrProtocol, code)
 	}

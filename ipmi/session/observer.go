@@ -18,6 +18,8 @@ const (
 	HandshakeUnreachable HandshakeResult = "unreachable"
 	HandshakeTimeout     HandshakeResult = "timeout"
 	HandshakeError       HandshakeResult = "error"
+	// HandshakeTableFull: the BMC had no free session slot.
+	HandshakeTableFull HandshakeResult = "session_table_full"
 )
 
 // RequestResult is the outcome of one Exchange, as a metric label.
@@ -66,6 +68,8 @@ func handshakeResultOf(err error) HandshakeResult {
 	switch {
 	case errors.As(err, &ae):
 		return HandshakeResult(ae.Kind.String())
+	case errors.Is(err, ErrSessionTableFull):
+		return HandshakeTableFull
 	case errors.Is(err, ErrUnreachable):
 		return HandshakeUnreachable
 	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):

@@ -254,6 +254,8 @@ func (s *Session) openRMCPPlusSession(ctx context.Context, suite crypto.CipherSu
 		return fmt.Errorf("%w: %s: open session status %s", errSuiteRefused, suite, osr.Status)
 	case wire.RAKPStatusInvalidRole, wire.RAKPStatusUnauthorizedRole:
 		return authError(PrivilegeRefused, "open session status %s", osr.Status)
+	case wire.RAKPStatusInsufficientResources, wire.RAKPStatusNoResourcesForRole:
+		return fmt.Errorf("%w: open session status %s", ErrSessionTableFull, osr.Status)
 	default:
 		return fmt.Errorf("%w: open session status %s", ErrProtocol, osr.Status)
 	}
@@ -372,6 +374,8 @@ func rakpStatusError(msg string, st wire.RAKPStatus) error {
 		return authError(PrivilegeRefused, "%s status %s", msg, st)
 	case wire.RAKPStatusNoCipherSuiteMatch:
 		return authError(NoCipherSuite, "%s status %s", msg, st)
+	case wire.RAKPStatusInsufficientResources, wire.RAKPStatusNoResourcesForRole:
+		return fmt.Errorf("%w: %s status %s", ErrSessionTableFull, msg, st)
 	}
 	return fmt.Errorf("%w: %s status %s", ErrProtocol, msg, st)
 }
