@@ -97,6 +97,12 @@ func checkSensorsMatch(t *testing.T, b *model.BMC, r *result) {
 			t.Errorf("%s: unit %q, want %q", s.Name, info["unit"], wantUnit)
 		}
 		valueFam, stateFam := unitFamily(s.Unit)
+		// A fan read in percent is a ratio, ipmi_exporter's
+		// ipmi_fan_speed_ratio: value and thresholds divided by 100.
+		scale := 1.0
+		if s.Unit == "percent" && s.Type == sdr.SensorTypeFan {
+			valueFam, stateFam, scale = "ipmi_fan_speed_ratio", "ipmi_fan_speed_state", 0.01
+		}
 		if s.EventType.IsDiscrete() {
 			valueFam, stateFam = "ipmi_sensor_value", "ipmi_sensor_state"
 		}
@@ -122,7 +128,7 @@ func checkSensorsMatch(t *testing.T, b *model.BMC, r *result) {
 			}
 		}
 		if s.Available {
-			want := s.Value
+			want := s.Value * scale
 			if s.EventType.IsDiscrete() {
 				want = math.NaN()
 			}
@@ -140,7 +146,7 @@ func checkSensorsMatch(t *testing.T, b *model.BMC, r *result) {
 			t.Errorf("%s: thresholds %v, want %v", s.Name, gotTh, wantTh)
 		}
 		for k, v := range wantTh {
-			if g, ok := gotTh[k]; !ok || !sameFloat(g, v, 1e-9) {
+			if g, ok := gotTh[k]; !ok || !sameFloat(g, v*scale, 1e-9) {
 				t.Errorf("%s: threshold %s = %v, want %v", s.Name, k, g, v)
 			}
 		}
@@ -646,7 +652,7 @@ func TestWarmScrapeRoundTrips(t *testing.T) {
 		n       int // readable sensors
 		extra   int
 	}{
-		{"dual-socket-1u", 66, 4},
+		{"dual-socket-1u", 67, 4},
 		{"edge-node", 15, 3},
 		{"gpu-box", 0, 4},
 	} {

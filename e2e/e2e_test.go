@@ -84,9 +84,6 @@ var problemQueries = map[string]role{
 
 // exemptQueries may have no data; they are still run and must be valid.
 var exemptQueries = map[string]string{
-	"ipmi-host.json|Fan duty|A": "ipmi_fan_speed_ratio comes from fan sensors in percent; simulator/model profiles " +
-		"cannot express the SDR percentage unit modifier (SensorSpec.Unit is a base unit only), so no simulated BMC has one",
-	"ipmi-host.json|Fan duty|B": "same as A: no percent fan sensor in the simulator",
 	"ipmi-host.json|LAN|A": "ipmi_bmc_lan_info needs the lan collector, whose Get LAN Configuration Parameters needs " +
 		"OPERATOR privilege (IPMI v2.0 appendix G; collector/lan.go, simulator/model/handle.go); the exporter's " +
 		"account has USER privilege as README recommends, so the test runs the default collectors, without lan",

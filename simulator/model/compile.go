@@ -612,7 +612,7 @@ func (c *compiledProfile) eventTypeOf(s *SensorSpec) (sdr.EventReadingType, erro
 		}
 		return et, nil
 	}
-	if s.Unit != "" || s.Factors != nil || s.Thresholds != (ThresholdSpec{}) {
+	if s.Unit != "" || s.Percentage || s.Factors != nil || s.Thresholds != (ThresholdSpec{}) {
 		return sdr.EventTypeThreshold, nil
 	}
 	return sdr.EventTypeSensorSpecific, nil
@@ -648,7 +648,7 @@ func compileFull(s *SensorSpec, d *sensorDef, hdr sdr.Header, id sdr.IDString) (
 		IDString:     id,
 	}
 	if d.kind == kindDiscrete {
-		if s.Unit != "" || s.Factors != nil || s.Thresholds != (ThresholdSpec{}) {
+		if s.Unit != "" || s.Percentage || s.Factors != nil || s.Thresholds != (ThresholdSpec{}) {
 			return nil, errors.New("unit, factors and thresholds belong to threshold sensors")
 		}
 		f.Init = discreteInit(s.ScanningDisabled)
@@ -693,7 +693,7 @@ func compileFull(s *SensorSpec, d *sensorDef, hdr sdr.Header, id sdr.IDString) (
 		}
 	}
 	f.Linearization = lin
-	f.Units = sdr.Units{Analog: format, Base: unit}
+	f.Units = sdr.Units{Analog: format, Base: unit, Percentage: s.Percentage}
 	d.units = f.Units
 	d.factors = f.Factors
 	conv := f.Conversion()

@@ -130,6 +130,10 @@ type SensorSpec struct {
 	Type string `yaml:"type"`
 	// Unit is a base unit name ("degrees_c", "rpm", "volts", ...) or code.
 	Unit string `yaml:"unit"`
+	// Percentage marks a reading in percent of the unit (the SDR's
+	// percentage bit), such as a fan duty cycle: unit unspecified,
+	// percentage true.
+	Percentage bool `yaml:"percentage"`
 	// Entity is "name.instance" or "id.instance" (e.g. "processor.1").
 	Entity string    `yaml:"entity"`
 	Record string    `yaml:"record"`      // full (default), compact, event_only

@@ -181,13 +181,13 @@ func TestDeviceSDRInfo(t *testing.T) {
 	b, _ := newTestBMC(t, "dual-socket-1u", 0)
 	var info command.GetDeviceSDRInfoResponse
 	do(t, b, wire.Target{}, &command.GetDeviceSDRInfoRequest{}, &info)
-	// 67 sensors: one owned by ME, one event-only.
-	if info.Count != 65 || info.LUNsWithSensors != 0x01 || info.Dynamic {
+	// 68 sensors: one owned by ME, one event-only.
+	if info.Count != 66 || info.LUNsWithSensors != 0x01 || info.Dynamic {
 		t.Fatalf("BMC: %+v", info)
 	}
 	do(t, b, wire.Target{}, &command.GetDeviceSDRInfoRequest{CountSDRs: true}, &info)
-	// 64 sensor records, one of them ME's: 61 full, 1 compact, 1 event-only.
-	if info.Count != 63 {
+	// 65 sensor records, one of them ME's: 62 full, 1 compact, 1 event-only.
+	if info.Count != 64 {
 		t.Fatalf("BMC SDR count: %+v", info)
 	}
 	me := wire.Target{Channel: 6, Addr: 0x2C}
