@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -13,25 +12,14 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
+	"github.com/ipmifleet/ipmi_fleet_exporter/internal/testbed"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/command"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
 	"github.com/ipmifleet/ipmi_fleet_exporter/simulator/model"
 )
 
-// tool returns the path of an external command. Without it the test is
-// skipped, except under CI (CI set), where it must be installed.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed, and CI is set: install it (see scripts/test.sh)", name)
-	}
-	t.Skipf("%s is not installed", name)
-	return ""
-}
+// tool returns the path of an external command (see testbed.RequireTool).
+func tool(t *testing.T, name string) string { return testbed.RequireTool(t, name) }
 
 // promtoolAccepted are the lint findings the metric names fixed by the
 // specification cause: ipmi_sel_logs_count is ipmi_exporter's name.

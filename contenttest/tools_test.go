@@ -10,22 +10,12 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/internal/testbed"
 )
 
-// tool returns the path of an external command. Without it the test is skipped, except under CI
-// (CI set), where every tool must be installed (scripts/test.sh installs them).
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed, and CI is set: install it (see scripts/test.sh)", name)
-	}
-	t.Skipf("%s is not installed", name)
-	return ""
-}
+// tool returns the path of an external command (see testbed.RequireTool).
+func tool(t *testing.T, name string) string { return testbed.RequireTool(t, name) }
 
 // run runs a command in dir and returns its combined output; a non-zero exit fails the test with the
 // output.

@@ -21,15 +21,17 @@ import (
 
 // RequireTool makes the test depend on an external program. When the program
 // is missing the test is skipped, unless the CI environment variable is set,
-// in which case the test fails.
-func RequireTool(t testing.TB, name string) {
+// in which case the test fails. It returns the program's path.
+func RequireTool(t testing.TB, name string) string {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
+	path, err := exec.LookPath(name)
+	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("required tool %q not found (CI is set, so this is a failure): %v", name, err)
+			t.Fatalf("required tool %q not found (CI is set, so this is a failure; scripts/test.sh installs it): %v", name, err)
 		}
 		t.Skipf("tool %q not installed: %v", name, err)
 	}
+	return path
 }
 
 var (
