@@ -6,12 +6,14 @@ package exporter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -99,7 +101,7 @@ func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() { x.durations.Observe(time.Since(start).Seconds()) }()
 	badRequest := func(w http.ResponseWriter, format string, args ...any) {
 		x.requests.WithLabelValues("bad_request").Inc()
-		http.Error(w, fmt.Sprintf(format, args...), http.StatusBadRequest)
+		http.Error(w, reasonLine(fmt.Sprintf(format, args...)), http.StatusBadRequest)
 	}
 	if len(r.URL.RawQuery) > MaxQueryLength {
 		badRequest(w, "query string is %d bytes, at most %d are accepted", len(r.URL.RawQuery), MaxQueryLength)
@@ -117,7 +119,7 @@ func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	m, ok := cfg.Module(moduleName)
 	if !ok {
-		badRequest(w, "unknown module %q", moduleName)
+		badRequest(w, "unknown module %q", clip(moduleName))
 		return
 	}
 	target := q.Get("target")
@@ -127,7 +129,8 @@ func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	host, port, err := config.ParseTarget(target)
 	if err != nil {
-		badRequest(w, "target %q: %v", target, err)
+		// The error quotes the target, cut to a readable length.
+		badRequest(w, "%v", err)
 		return
 	}
 	timeout := scrapeTimeout(r.Header, m.Timeout, x.opts.TimeoutOffset)
@@ -180,7 +183,7 @@ func (x *Exporter) allowedAddr(ctx context.Context, m *config.Module, host strin
 	// resolves to.
 	ips, rerr := x.opts.Resolver.LookupNetIP(ctx, "ip", host)
 	if rerr != nil {
-		return "", fmt.Errorf("target %q does not resolve: %v", host, rerr)
+		return "", fmt.Errorf("target %q does not resolve: %s", clip(host), lookupReason(rerr))
 	}
 	if err := m.TargetAllowedResolved(host, ips); err != nil {
 		return "", err
@@ -191,6 +194,45 @@ func (x *Exporter) allowedAddr(ctx context.Context, m *config.Module, host strin
 		}
 	}
 	return "", &config.TargetNotAllowedError{Target: host, Module: m.Name}
+}
+
+// maxEcho bounds how much of a request parameter a 400 reason quotes:
+// enough to recognize it, never the kilobytes a hostile client sends.
+const maxEcho = 64
+
+// clip cuts s to maxEcho bytes for an error message.
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	return s[:maxEcho] + "..."
+}
+
+// maxReason bounds a 400's reason line. Errors quote what they reject
+// (escaped, so a hostile byte takes four characters); the line stays
+// readable whatever the input.
+const maxReason = 320
+
+// reasonLine cuts msg to maxReason bytes at a character boundary.
+func reasonLine(msg string) string {
+	if len(msg) <= maxReason {
+		return msg
+	}
+	n := maxReason
+	for n > 0 && !utf8.RuneStart(msg[n]) {
+		n--
+	}
+	return msg[:n] + "..."
+}
+
+// lookupReason is a resolver error without the name it repeats (the
+// caller quotes the name once, clipped).
+func lookupReason(err error) string {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return dnsErr.Err
+	}
+	return err.Error()
 }
 
 // collect runs one collection through the pool: concurrent scrapes of
