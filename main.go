@@ -182,7 +182,9 @@ func run(args []string, stdout, stderr *os.File) int {
 	mux.Handle("/ipmi", x)
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		// ipmi_exporter compatibility: /metrics?target=… scrapes a BMC.
-		if r.URL.Query().Has("target") {
+		// An over-long query goes to the scrape handler unparsed, which
+		// refuses it with a 400.
+		if len(r.URL.RawQuery) > exporter.MaxQueryLength || r.URL.Query().Has("target") {
 			x.ServeHTTP(w, r)
 			return
 		}
@@ -228,6 +230,12 @@ func run(args []string, stdout, stderr *os.File) int {
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
+		// Go answers a request head over MaxHeaderBytes with its own
+		// 431 before any handler runs (and below TLS a listener cannot
+		// answer instead). The scrape handler refuses queries over
+		// exporter.MaxQueryLength with a one-line 400 that says so;
+		// heads up to maxRequestHead reach it (docs/security.md).
+		MaxHeaderBytes: maxRequestHead,
 		// A scrape can take up to the module timeout; writes must not be
 		// cut before it.
 		WriteTimeout: 5 * time.Minute,
@@ -270,6 +278,13 @@ func run(args []string, stdout, stderr *os.File) int {
 		}
 	}
 }
+
+// maxRequestHead is the largest request head (request line and headers)
+// the server reads: a query string of up to 10 MiB gets the scrape
+// handler's 400, anything longer Go's 431. Reading a head that long costs
+// about 1.7 times its size in memory, per connection, for at most
+// ReadHeaderTimeout (Go's default limit, 1 MiB, costs a tenth of that).
+const maxRequestHead = 11 << 20
 
 // minIdleTimeout is the shortest idle timeout among the modules: the pool
 // applies one timeout to all sessions.
