@@ -268,11 +268,21 @@ func run(args []string, stdout, stderr *os.File) int {
 			shutdownCtx, cancel := context.WithTimeout(context.Background(), f.shutdownGrace)
 			// Stop accepting scrapes and let running ones finish and
 			// write their whole response, then log out of every BMC.
-			if err := srv.Shutdown(shutdownCtx); err != nil {
-				level.Warn(logger).Log("msg", "HTTP shutdown", "err", err)
-			}
+			httpErr := srv.Shutdown(shutdownCtx)
+			// After the grace period the pool cuts the collections still
+			// running short, and logs out of their BMCs too.
 			p.Close(shutdownCtx)
 			cancel()
+			if httpErr != nil {
+				level.Warn(logger).Log("msg", "scrapes still running after the shutdown grace period were cut short", "err", httpErr)
+				// Their handlers now answer with what they have: let
+				// them write it.
+				finishCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				if err := srv.Shutdown(finishCtx); err != nil {
+					level.Warn(logger).Log("msg", "HTTP shutdown", "err", err)
+				}
+				cancel()
+			}
 			level.Info(logger).Log("msg", "all BMC sessions closed")
 			return 0
 		}

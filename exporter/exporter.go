@@ -245,6 +245,13 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 	res, err := x.opts.Pool.Do(ctx, key, m.MaxSessions, dial, func(ctx context.Context, e *pool.Entry, ensure func(context.Context) error) (any, error) {
 		st, _ := e.State.(*entryState)
 		if st == nil || st.module != m {
+			if st != nil && e.Session != nil && !sameSessionSettings(st.module, m) {
+				// A reload changed how to log in (a new password from
+				// pass_file, a new K_G, user, privilege, ...): log out
+				// of the session opened with the old settings; ensure
+				// opens one with the new.
+				x.opts.Pool.Drop(e, "config_changed")
+			}
 			// New entry, or the module changed on reload: start
 			// with fresh caches for the new settings.
 			st = &entryState{module: m, collector: collector.NewState()}
@@ -284,6 +291,14 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 		return metrics
 	}
 	return res.([]prometheus.Metric)
+}
+
+// sameSessionSettings reports whether sessions opened with module a can
+// serve module b: everything SessionDialer puts into a session is equal.
+func sameSessionSettings(a, b *config.Module) bool {
+	return a.User == b.User && a.Password.Equal(b.Password) && a.KG.Equal(b.KG) &&
+		a.Privilege == b.Privilege && a.Driver == b.Driver && a.CipherSuite == b.CipherSuite &&
+		a.NameOnlyLookup == b.NameOnlyLookup && a.Window == b.Window
 }
 
 // entryState is what the exporter keeps in a pool entry.

@@ -84,6 +84,16 @@ type Pool struct {
 	closed  bool
 	// open counts open sessions per target, for max_sessions.
 	open map[string]int
+	// keep is the predicate of the last Retain: a collection of a key it
+	// rejects closes its session when it ends.
+	keep func(Key) bool
+	// base is cancelled when Close stops waiting for collections; every
+	// collection's context ends with it.
+	base       context.Context
+	cancelBase context.CancelFunc
+	// orphans counts Close Sessions under way for collections that
+	// ended after Close had started; Close waits for them.
+	orphans int
 
 	metrics poolMetrics
 }
@@ -107,6 +117,7 @@ func New(opts Options, reg prometheus.Registerer) *Pool {
 		opts.CloseTimeout = 2 * time.Second
 	}
 	p := &Pool{opts: opts, entries: map[Key]*Entry{}, open: map[string]int{}}
+	p.base, p.cancelBase = context.WithCancel(context.Background())
 	p.cond = sync.NewCond(&p.mu)
 	if opts.MaxInFlight > 0 {
 		p.sem = make(chan struct{}, opts.MaxInFlight)
@@ -171,19 +182,46 @@ func (p *Pool) Do(ctx context.Context, key Key, maxSessions int, dial Dial, fn f
 		e.busy = false
 		e.lastUsed = p.opts.Now()
 		var orphan Session
-		if p.closed && e.Session != nil {
+		removed := !p.closed && p.keep != nil && !p.keep(key)
+		if removed {
+			// Retain rejected this key while the collection ran (or
+			// before it started): forget the entry, close the session.
+			if p.entries[key] == e {
+				delete(p.entries, key)
+			}
+			if e.Session != nil {
+				orphan, e.Session = e.Session, nil
+				p.releaseLocked(key.Target)
+				p.metrics.sessionsOpen.Dec()
+				p.metrics.evictions.WithLabelValues("removed").Inc()
+			}
+		} else if p.closed && e.Session != nil {
 			// Close gave up waiting for this collection; close its
-			// session now rather than leak it on the BMC.
+			// session now rather than leak it on the BMC. Close waits
+			// for this.
 			orphan, e.Session = e.Session, nil
 			p.metrics.sessionsOpen.Dec()
+			p.orphans++
 		}
 		p.cond.Broadcast()
 		p.mu.Unlock()
 		if orphan != nil {
 			p.closeSession(orphan, key)
+			if !removed {
+				p.mu.Lock()
+				p.orphans--
+				p.cond.Broadcast()
+				p.mu.Unlock()
+			}
 		}
 		close(f.done)
 	}()
+
+	// Close cancels collections it stops waiting for.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopCancel := context.AfterFunc(p.base, cancel)
+	defer stopCancel()
 
 	if p.sem != nil {
 		select {
@@ -235,19 +273,28 @@ func (p *Pool) ensure(ctx context.Context, e *Entry, maxSessions int, dial Dial)
 
 	s, err := dial(ctx)
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if err != nil {
-		p.open[target]--
+		p.releaseLocked(target)
 		p.cond.Broadcast()
+		p.mu.Unlock()
 		return err
 	}
 	if p.closed {
-		p.open[target]--
-		go p.closeSession(s, e.Key)
+		// Close started while we dialled: log out again at once;
+		// Close waits for it.
+		p.releaseLocked(target)
+		p.orphans++
+		p.mu.Unlock()
+		p.closeSession(s, e.Key)
+		p.mu.Lock()
+		p.orphans--
+		p.cond.Broadcast()
+		p.mu.Unlock()
 		return ErrClosed
 	}
 	e.Session = s
 	p.metrics.sessionsOpen.Inc()
+	p.mu.Unlock()
 	return nil
 }
 
@@ -287,7 +334,7 @@ func (p *Pool) Drop(e *Entry, reason string) {
 	s := e.Session
 	if s != nil {
 		e.Session = nil
-		p.open[e.Key.Target]--
+		p.releaseLocked(e.Key.Target)
 		p.metrics.sessionsOpen.Dec()
 		p.metrics.evictions.WithLabelValues(reason).Inc()
 		p.cond.Broadcast()
@@ -295,6 +342,14 @@ func (p *Pool) Drop(e *Entry, reason string) {
 	p.mu.Unlock()
 	if s != nil {
 		p.closeSession(s, e.Key)
+	}
+}
+
+// releaseLocked gives back a session slot of target.
+func (p *Pool) releaseLocked(target string) {
+	p.open[target]--
+	if p.open[target] <= 0 {
+		delete(p.open, target)
 	}
 }
 
@@ -318,8 +373,15 @@ func (p *Pool) CloseIdle() int {
 }
 
 // Retain closes the sessions and forgets the entries whose key keep
-// rejects, for example targets or modules removed by a config reload.
+// rejects, for example targets or modules removed by a config reload. It
+// returns how many idle sessions it closed. A collection of a rejected key
+// running now, or started later, closes its session when it ends: keep
+// stays in force until the next Retain. keep is called with the pool's
+// lock held and must not call the pool.
 func (p *Pool) Retain(keep func(Key) bool) int {
+	p.mu.Lock()
+	p.keep = keep
+	p.mu.Unlock()
 	return p.evict(func(e *Entry) bool { return !keep(e.Key) }, "removed")
 }
 
@@ -334,10 +396,7 @@ func (p *Pool) evict(match func(*Entry) bool, reason string) int {
 		if e.Session != nil {
 			victims = append(victims, &Entry{Key: e.Key, Session: e.Session})
 			e.Session = nil
-			p.open[k.Target]--
-			if p.open[k.Target] <= 0 {
-				delete(p.open, k.Target)
-			}
+			p.releaseLocked(k.Target)
 			p.metrics.sessionsOpen.Dec()
 			p.metrics.evictions.WithLabelValues(reason).Inc()
 		}
@@ -384,22 +443,19 @@ func (p *Pool) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// Close waits for in-flight collections (until ctx is done), then closes
-// every open session with Close Session. Do fails with ErrClosed afterwards.
+// Close waits for in-flight collections until ctx is done, then cancels
+// the ones still running and waits for them to end (at most CloseTimeout);
+// it closes every session with Close Session, including those of the
+// collections it cancelled, before it returns. Do fails with ErrClosed
+// afterwards.
 func (p *Pool) Close(ctx context.Context) {
 	p.mu.Lock()
 	p.closed = true
-	for {
-		busy := false
-		for _, e := range p.entries {
-			if e.busy {
-				busy = true
-				break
-			}
-		}
-		if !busy || p.waitLocked(ctx) != nil {
-			break
-		}
+	if !p.waitIdleLocked(ctx) {
+		p.cancelBase()
+		cctx, cancel := context.WithTimeout(context.Background(), p.opts.CloseTimeout)
+		p.waitIdleLocked(cctx)
+		cancel()
 	}
 	var victims []*Entry
 	for k, e := range p.entries {
@@ -414,6 +470,35 @@ func (p *Pool) Close(ctx context.Context) {
 	p.open = map[string]int{}
 	p.mu.Unlock()
 	p.closeAll(victims)
+	// Collections that ended after Close started close their own
+	// sessions; wait for those Close Sessions (each bounded by
+	// CloseTimeout).
+	p.mu.Lock()
+	for p.orphans > 0 {
+		p.cond.Wait()
+	}
+	p.mu.Unlock()
+	p.cancelBase()
+}
+
+// waitIdleLocked waits until no collection runs or ctx is done and
+// reports whether none runs.
+func (p *Pool) waitIdleLocked(ctx context.Context) bool {
+	for {
+		busy := false
+		for _, e := range p.entries {
+			if e.busy {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			return true
+		}
+		if p.waitLocked(ctx) != nil {
+			return false
+		}
+	}
 }
 
 // Len returns the number of open sessions (tests, health).
