@@ -25,6 +25,8 @@ cd "$(dirname "$0")/.."
 
 SIZES=${SIZES:-"1 50 200"}
 REPS=${REPS:-1}
+# RTT:WHO:MODULE, run in this order for each size and repetition.
+SCENARIOS=${SCENARIOS:-"0ms:ours:w1 0ms:theirs:default 5ms:ours:w1 5ms:ours:w4 5ms:ours:w8 5ms:theirs:default"}
 INTERVAL=${INTERVAL:-10s} # below ipmi_sim's ~30 s session idle timeout
 ROUNDS=${ROUNDS:-3}
 TIMEOUT=${TIMEOUT:-10s}
@@ -141,12 +143,14 @@ for n in $SIZES; do
 	relay5=$LASTPID
 	wait_line "relay5-$n" ready 10
 	for rep in $(seq 1 "$REPS"); do
-		scenario "$n" 0ms ours w1 "$RELAY0_PORT" "http://$RELAY0_STATS/stats" "$rep"
-		scenario "$n" 0ms theirs default "$RELAY0_PORT" "http://$RELAY0_STATS/stats" "$rep"
-		scenario "$n" 5ms ours w1 "$RELAY5_PORT" "http://$RELAY5_STATS/stats" "$rep"
-		scenario "$n" 5ms ours w4 "$RELAY5_PORT" "http://$RELAY5_STATS/stats" "$rep"
-		scenario "$n" 5ms ours w8 "$RELAY5_PORT" "http://$RELAY5_STATS/stats" "$rep"
-		scenario "$n" 5ms theirs default "$RELAY5_PORT" "http://$RELAY5_STATS/stats" "$rep"
+		for sc in $SCENARIOS; do
+			IFS=: read -r rtt who module <<<"$sc"
+			if [ "$rtt" = 0ms ]; then
+				scenario "$n" "$rtt" "$who" "$module" "$RELAY0_PORT" "http://$RELAY0_STATS/stats" "$rep"
+			else
+				scenario "$n" "$rtt" "$who" "$module" "$RELAY5_PORT" "http://$RELAY5_STATS/stats" "$rep"
+			fi
+		done
 	done
 	stop "$relay0"
 	stop "$relay5"

@@ -15,10 +15,13 @@ package pathbench
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"testing"
@@ -35,6 +38,8 @@ import (
 	"github.com/ipmifleet/ipmi_fleet_exporter/simulator"
 	"github.com/ipmifleet/ipmi_fleet_exporter/simulator/model"
 )
+
+var heapProfile = flag.String("heapprofile", "", "BenchmarkHeapPerBMC: write a heap profile here while the sessions are open")
 
 const (
 	user     = "monitor"
@@ -204,4 +209,42 @@ func BenchmarkColdScrape(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(bn.fleet.Counters().PacketsIn-in0)/float64(b.N), "packets/op")
+}
+
+// BenchmarkHeapPerBMC scrapes many simulated BMCs once each and reports
+// the live heap the exporter side keeps per BMC (session, SDR cache,
+// collector state), measured after a GC. b.N is ignored beyond running
+// the measurement; use -benchtime 1x. A heap profile (-memprofile) taken
+// written with -heapprofile FILE shows what holds it.
+func BenchmarkHeapPerBMC(b *testing.B) {
+	const bmcs = 500
+	if *heapProfile != "" {
+		runtime.MemProfileRate = 1 // every allocation, for exact per-BMC figures
+	}
+	bn := setup(b, bmcs, 1)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	for _, t := range bn.targets {
+		bn.scrape(b, t)
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if *heapProfile != "" {
+		f, err := os.Create(*heapProfile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+	b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/bmcs, "heap-bytes/BMC")
+	b.ReportMetric(float64(after.HeapObjects-before.HeapObjects)/bmcs, "objects/BMC")
+	if bn.pool.Len() != bmcs {
+		b.Fatalf("pool holds %d sessions, want %d", bn.pool.Len(), bmcs)
+	}
 }
