@@ -14,9 +14,11 @@
 package pathbench
 
 import (
+	"compress/gzip"
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -142,12 +144,24 @@ func setup(tb testing.TB, bmcs, window int) *bench {
 // scrape runs one scrape of target and checks it.
 func (b *bench) scrape(tb testing.TB, target string) {
 	req := httptest.NewRequest(http.MethodGet, "/ipmi?target="+target, nil)
+	req.Header.Set("Accept-Encoding", "gzip") // as Prometheus asks
 	rec := httptest.NewRecorder()
 	b.handler.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
 		tb.Fatalf("scrape %s: HTTP %d: %s", target, rec.Code, rec.Body.String())
 	}
 	body := rec.Body.String()
+	if rec.Header().Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(rec.Body)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		raw, err := io.ReadAll(zr)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		body = string(raw)
+	}
 	if !strings.Contains(body, `ipmi_up{collector="ipmi"} 1`) {
 		tb.Fatalf("scrape %s: sensors not read:\n%s", target, grepUp(body))
 	}
