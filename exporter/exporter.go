@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -19,10 +21,12 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/collector"
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
 	"github.com/ipmifleet/ipmi_fleet_exporter/pool"
 )
 
@@ -264,12 +268,14 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 				// One client per request the module keeps in
 				// flight; they share the session.
 				st.session = e.Session
-				tr := e.Session.(ipmi.Transport)
+				st.watch = &watchedTransport{Transport: e.Session.(ipmi.Transport)}
 				st.clients = make([]*ipmi.Client, max(m.Window, 1))
 				for i := range st.clients {
-					st.clients[i] = ipmi.NewClient(tr)
+					st.clients[i] = ipmi.NewClient(st.watch)
 				}
 			}
+			st.watch.sent.Store(0)
+			st.watch.answered.Store(0)
 			t.Client, t.Clients = st.clients[0], st.clients
 		} else {
 			level.Warn(logger).Log("msg", "cannot open BMC session", "err", openErr)
@@ -278,8 +284,23 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 		metrics, broken := collector.Scrape(ctx, t, openErr, x.opts.IsSessionBroken)
 		x.sdrWalks.Add(float64(st.collector.SDRWalks() - walks))
 		x.sdrHits.Add(float64(st.collector.SDRCacheHits() - hits))
-		if broken {
+		// Requests went out on the pooled session and the BMC answered
+		// none: it no longer knows the session (a reboot; many BMCs
+		// drop such requests silently), or it is gone. Nothing was read,
+		// whatever caches served, so every collector is down; and the
+		// session is not trusted again: with a scrape deadline shorter
+		// than the session's request timeout, the session layer would
+		// never declare it dead by itself.
+		silent := openErr == nil && st.watch.sent.Load() > 0 && st.watch.answered.Load() == 0
+		if silent {
+			metrics = allDown(metrics)
+		}
+		switch {
+		case broken:
 			x.opts.Pool.Drop(e, "error")
+		case silent:
+			level.Info(logger).Log("msg", "BMC answered none of the scrape's requests; logging in again next time")
+			x.opts.Pool.Discard(e, "unanswered")
 		}
 		return metrics, nil
 	})
@@ -305,8 +326,43 @@ func sameSessionSettings(a, b *config.Module) bool {
 type entryState struct {
 	module    *config.Module
 	session   pool.Session
+	watch     *watchedTransport
 	clients   []*ipmi.Client
 	collector *collector.State
+}
+
+// watchedTransport counts the requests of one collection and the answers
+// to them (any answer, whatever its completion code).
+type watchedTransport struct {
+	ipmi.Transport
+	sent, answered atomic.Int64
+}
+
+func (w *watchedTransport) Exchange(ctx context.Context, target wire.Target, netFn wire.NetFn, cmd uint8, data []byte) (wire.CompletionCode, []byte, error) {
+	w.sent.Add(1)
+	code, resp, err := w.Transport.Exchange(ctx, target, netFn, cmd, data)
+	if err == nil {
+		w.answered.Add(1)
+	}
+	return code, resp, err
+}
+
+// upName is the fully qualified name of the collectors' ipmi_up.
+const upName = `fqName: "ipmi_up"`
+
+// allDown returns metrics with every ipmi_up set to 0.
+func allDown(metrics []prometheus.Metric) []prometheus.Metric {
+	out := make([]prometheus.Metric, 0, len(metrics))
+	for _, m := range metrics {
+		if strings.Contains(m.Desc().String(), upName) {
+			var d dto.Metric
+			if err := m.Write(&d); err == nil && d.GetGauge().GetValue() != 0 && len(d.GetLabel()) == 1 {
+				m = prometheus.MustNewConstMetric(m.Desc(), prometheus.GaugeValue, 0, d.GetLabel()[0].GetValue())
+			}
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // scrapeTimeout is Prometheus' scrape timeout (from the header it sends)

@@ -91,8 +91,9 @@ type Pool struct {
 	// collection's context ends with it.
 	base       context.Context
 	cancelBase context.CancelFunc
-	// orphans counts Close Sessions under way for collections that
-	// ended after Close had started; Close waits for them.
+	// orphans counts Close Sessions under way outside Close (Discard,
+	// collections that ended after Close had started); Close waits for
+	// them.
 	orphans int
 
 	metrics poolMetrics
@@ -351,6 +352,34 @@ func (p *Pool) releaseLocked(target string) {
 	if p.open[target] <= 0 {
 		delete(p.open, target)
 	}
+}
+
+// Discard is Drop for a session that is most likely dead already (the BMC
+// answered none of its requests): its Close Session, which may well go
+// unanswered, runs in the background instead of holding up the
+// collection, and its slot under max_sessions is free at once. Close
+// waits for it. Call it from inside fn.
+func (p *Pool) Discard(e *Entry, reason string) {
+	p.mu.Lock()
+	s := e.Session
+	if s == nil {
+		p.mu.Unlock()
+		return
+	}
+	e.Session = nil
+	p.releaseLocked(e.Key.Target)
+	p.metrics.sessionsOpen.Dec()
+	p.metrics.evictions.WithLabelValues(reason).Inc()
+	p.orphans++
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	go func() {
+		p.closeSession(s, e.Key)
+		p.mu.Lock()
+		p.orphans--
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}()
 }
 
 func (p *Pool) closeSession(s Session, key Key) {
