@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,18 +117,27 @@ func (fe *faultEnv) finish(t *testing.T) {
 // real UDP with the production session layer, pool and handler: every
 // scrape must answer by its deadline with the ipmi_up values the fault
 // calls for, the next healthy scrape must recover, and nothing may leak
-// (goroutines, descriptors, sessions on the BMC). The cases run in
-// parallel, each with its own BMC and exporter; goroutines and descriptors
-// are checked once all have finished.
+// (goroutines, descriptors, sessions on the BMC). The cases run at the
+// same time (mostly they wait for deadlines), each with its own BMC and
+// exporter; goroutines and descriptors are checked once all have finished.
 func TestFaults(t *testing.T) {
 	leaks := startLeakCheck(t)
-	t.Run("group", func(t *testing.T) { faultCases(t) })
+	var wg sync.WaitGroup
+	for _, c := range faultCases {
+		wg.Add(1)
+		// Subtests started from several goroutines run concurrently,
+		// without the -parallel limit (GOMAXPROCS, 2 in CI).
+		go func() { defer wg.Done(); t.Run(c.name, c.run) }()
+	}
+	wg.Wait()
 	leaks.verify(t)
 }
 
-func faultCases(t *testing.T) {
-	t.Run("loss30", func(t *testing.T) {
-		t.Parallel()
+var faultCases = []struct {
+	name string
+	run  func(t *testing.T)
+}{
+	{"loss30", func(t *testing.T) {
 		fe := newFaultEnv(t, fleetOpts{})
 		fe.warm(t)
 		fe.bmc.SetFaults(simulator.Faults{Loss: 0.3})
@@ -143,10 +153,9 @@ func faultCases(t *testing.T) {
 		fe.bmc.SetFaults(simulator.Faults{})
 		requireAllUp(t, "healthy scrape", fe.scrape(t, "healthy scrape"))
 		fe.finish(t)
-	})
+	}},
 
-	t.Run("latency500ms", func(t *testing.T) {
-		t.Parallel()
+	{"latency500ms", func(t *testing.T) {
 		fe := newFaultEnv(t, fleetOpts{})
 		fe.warm(t)
 		fe.bmc.SetFaults(simulator.Faults{Latency: 500 * time.Millisecond})
@@ -168,10 +177,9 @@ func faultCases(t *testing.T) {
 		// next scrape must not be confused by them.
 		requireAllUp(t, "healthy scrape", fe.scrape(t, "healthy scrape"))
 		fe.finish(t)
-	})
+	}},
 
-	t.Run("rebootMidScrape", func(t *testing.T) {
-		t.Parallel()
+	{"rebootMidScrape", func(t *testing.T) {
 		fe := newFaultEnv(t, fleetOpts{})
 		fe.warm(t)
 		// Slow the BMC down so the reboot lands inside the sensor walk.
@@ -199,10 +207,9 @@ func faultCases(t *testing.T) {
 		fe.bmc.SetFaults(simulator.Faults{})
 		requireAllUp(t, "healthy scrape", fe.scrape(t, "healthy scrape"))
 		fe.finish(t)
-	})
+	}},
 
-	t.Run("rebootShortScrapeTimeout", func(t *testing.T) {
-		t.Parallel()
+	{"rebootShortScrapeTimeout", func(t *testing.T) {
 		// A BMC that reboots between scrapes forgets our session and,
 		// like many real BMCs, ignores requests in it. With a scrape
 		// timeout shorter than the session layer's 4s request timeout
@@ -221,10 +228,9 @@ func faultCases(t *testing.T) {
 			requireAllUp(t, fmt.Sprintf("scrape %d after the reboot", i+2), r)
 		}
 		fe.finish(t)
-	})
+	}},
 
-	t.Run("sessionTableFull", func(t *testing.T) {
-		t.Parallel()
+	{"sessionTableFull", func(t *testing.T) {
 		fe := newFaultEnv(t, fleetOpts{maxSessions: 4})
 		others := holdSessions(t, fe.target, 4)
 		if n := fe.bmc.ActiveSessions(); n != 4 {
@@ -245,10 +251,9 @@ func faultCases(t *testing.T) {
 		requireAllUp(t, "scrape with our session pooled", fe.scrape(t, "scrape with our session pooled, table full"))
 		others.close(t, 3)
 		fe.finish(t)
-	})
+	}},
 
-	t.Run("garbage", func(t *testing.T) {
-		t.Parallel()
+	{"garbage", func(t *testing.T) {
 		fe := newFaultEnv(t, fleetOpts{})
 		fe.warm(t)
 		fe.bmc.SetFaults(simulator.Faults{Garbage: 1})
@@ -265,10 +270,9 @@ func faultCases(t *testing.T) {
 		// The BMC received every Close Session (only its replies were
 		// garbled), so it holds nothing of ours.
 		fe.finish(t)
-	})
+	}},
 
-	t.Run("silent", func(t *testing.T) {
-		t.Parallel()
+	{"silent", func(t *testing.T) {
 		clock := &offsetClock{}
 		fe := newFaultEnv(t, fleetOpts{clock: clock.now, sessionTimeout: time.Minute})
 		// Silent before we ever talked to it: nothing to log out of.
@@ -291,7 +295,7 @@ func faultCases(t *testing.T) {
 		}
 		clock.advance(time.Minute + time.Second)
 		fe.finish(t)
-	})
+	}},
 }
 
 // heldSessions are sessions another client holds on a BMC.

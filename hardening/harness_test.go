@@ -35,7 +35,7 @@ import (
 	simmodel "github.com/ipmifleet/ipmi_fleet_exporter/simulator/model"
 )
 
-var soakDuration = flag.Duration("soak", 0, "run TestSoak this long (default: about 75s; 0 keeps the default)")
+var soakDuration = flag.Duration("soak", 0, "run TestSoak this long (0: the default, 50s)")
 
 func TestMain(m *testing.M) {
 	flag.Parse()

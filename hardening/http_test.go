@@ -16,6 +16,7 @@ import (
 // refuses it with a one-line 400 before parsing it, on /ipmi and on
 // /metrics?target= alike. The exporter keeps serving afterwards.
 func TestHugeQueryGets400(t *testing.T) {
+	t.Parallel() // its own exporter process and BMCs
 	fleet := startFleet(t, fleetOpts{})
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "config.yml", moduleYAML("default", simUser, simPassword, ""), 0o600)

@@ -73,6 +73,7 @@ func requireNoSecret(t testing.TB, where, text string, secrets ...string) {
 // pages and a failed reload, and then requires that no log line and no
 // HTTP response contains a password or K_G, in the clear, hex or base64.
 func TestSecretsRotateAndNeverShow(t *testing.T) {
+	t.Parallel() // its own exporter process and BMCs
 	const (
 		passOld = "Old-pass-7c1e"
 		passNew = "New-pass-93ab"
@@ -201,6 +202,7 @@ func requireStranded(t testing.TB, f *simulator.Fleet, n int) {
 // or others can read is warned about at start; one only the owner reads,
 // or one with pass_file, is not.
 func TestWorldReadableConfigWarns(t *testing.T) {
+	t.Parallel() // its own exporter process and BMCs
 	const warning = "lets group or others read the inline pass/kg"
 	inline := moduleYAML("default", simUser, simPassword, "")
 	dir := t.TempDir()

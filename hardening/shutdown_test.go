@@ -64,6 +64,7 @@ func isConnRefused(msg string) bool { return strings.Contains(msg, "connection r
 // handler ran); every other one finds no connection; and after the exit
 // no BMC holds a session.
 func TestShutdownUnderLoad(t *testing.T) {
+	t.Parallel() // its own exporter process and BMCs
 	const bmcs = 160
 	fleet := startFleet(t, fleetOpts{count: bmcs, faults: simulator.Faults{Latency: 25 * time.Millisecond}})
 	dir := t.TempDir()
@@ -167,6 +168,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 // module or for the removed targets, while the rest keep being scraped;
 // SIGTERM afterwards leaves no session at all.
 func TestReloadUnderLoad(t *testing.T) {
+	t.Parallel() // its own exporter process and BMCs
 	users := []simulator.User{
 		{Name: "keeper", Password: "keeper-pw-1", Privilege: wire.PrivilegeUser},
 		{Name: "goner", Password: "goner-pw-2", Privilege: wire.PrivilegeUser},
@@ -312,6 +314,7 @@ func post(t testing.TB, client *http.Client, url string) (int, string) {
 // after the grace period, answer that scrape with what it has, and log
 // out of the BMC rather than leave the session behind.
 func TestShutdownGraceExpires(t *testing.T) {
+	t.Parallel() // its own exporter process and BMCs
 	fleet := startFleet(t, fleetOpts{faults: simulator.Faults{Latency: 300 * time.Millisecond}})
 	bmc := fleet.BMC(0)
 	dir := t.TempDir()

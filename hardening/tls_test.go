@@ -62,6 +62,7 @@ func selfSigned(t testing.TB) (certPEM, keyPEM []byte, cert *x509.Certificate) {
 // right credentials gets anything, scrapes work through it (a 10 MB query
 // included), and the scrape password appears nowhere in the logs.
 func TestWebConfigTLSAndBasicAuth(t *testing.T) {
+	t.Parallel() // its own exporter process and BMCs
 	const user, password = "prometheus", "Scrape-pw-4f1d9"
 	fleet := startFleet(t, fleetOpts{})
 	dir := t.TempDir()
