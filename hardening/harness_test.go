@@ -69,6 +69,7 @@ type fleetOpts struct {
 	seed           int64
 	faults         simulator.Faults
 	clock          func() time.Time
+	authTypes15    []wire.AuthType
 }
 
 func startFleet(t testing.TB, o fleetOpts) *simulator.Fleet {
@@ -100,6 +101,7 @@ func startFleet(t testing.TB, o fleetOpts) *simulator.Fleet {
 			KG:             o.kg,
 			MaxSessions:    o.maxSessions,
 			SessionTimeout: o.sessionTimeout,
+			AuthTypes15:    o.authTypes15,
 		},
 		NewHandler: simulator.ModelHandlers(p, o.seed, o.clock, simmodel.Quirks{}),
 		Seed:       o.seed,

@@ -23,6 +23,16 @@ type relay struct {
 	client      atomic.Pointer[netip.AddrPort]
 	forged      atomic.Int64
 	wg          sync.WaitGroup
+	// captured holds every datagram the exporter sent, in order.
+	capMu    sync.Mutex
+	captured [][]byte
+}
+
+// sent returns copies of the datagrams the exporter sent so far.
+func (r *relay) sent() [][]byte {
+	r.capMu.Lock()
+	defer r.capMu.Unlock()
+	return append([][]byte(nil), r.captured...)
 }
 
 func startRelay(t testing.TB, bmc netip.AddrPort) *relay {
@@ -75,6 +85,9 @@ func (r *relay) forward() {
 			continue
 		}
 		r.client.Store(&from)
+		r.capMu.Lock()
+		r.captured = append(r.captured, append([]byte(nil), buf[:n]...))
+		r.capMu.Unlock()
 		_, _ = r.back.Write(buf[:n])
 	}
 }
