@@ -240,3 +240,142 @@ func TestGlobalInFlightLimit(t *testing.T) {
 	close(release)
 	<-done
 }
+
+// A reload under load: Retain runs while the rejected key's collection is
+// in flight. The session is closed when that collection ends, and a
+// collection of the rejected key started afterwards does not keep one
+// either, while other keys keep theirs.
+func TestRetainClosesBusyAndLaterSessions(t *testing.T) {
+	p := New(Options{}, nil)
+	defer p.Close(context.Background())
+	d := &dialer{}
+	gone, kept := Key{"h1:623", "gone"}, Key{"h2:623", "kept"}
+	started, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Do(context.Background(), gone, 1, d.dial, func(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
+			if err := ensure(ctx); err != nil {
+				return nil, err
+			}
+			close(started)
+			<-release
+			return nil, nil
+		})
+		done <- err
+	}()
+	<-started
+	if _, err := p.Do(context.Background(), kept, 1, d.dial, use); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.Retain(func(k Key) bool { return k != gone }); n != 0 {
+		t.Fatalf("Retain closed %d sessions while the only rejected one was busy", n)
+	}
+	if d.sessions[0].closed.Load() != 0 {
+		t.Fatal("Retain closed a session in use")
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if d.sessions[0].closed.Load() != 1 || p.Len() != 1 {
+		t.Fatalf("after the busy collection ended: closed %d, open %d; want 1 and 1", d.sessions[0].closed.Load(), p.Len())
+	}
+	// A scrape that raced the reload (its module resolved before it).
+	if _, err := p.Do(context.Background(), gone, 1, d.dial, use); err != nil {
+		t.Fatal(err)
+	}
+	if d.count() != 3 || d.sessions[2].closed.Load() != 1 || p.Len() != 1 {
+		t.Fatalf("late collection of a removed key: dialed %d, open %d", d.count(), p.Len())
+	}
+	if d.sessions[1].closed.Load() != 0 {
+		t.Fatal("the kept key's session was closed")
+	}
+}
+
+// Close waits for running collections until its context ends, then
+// cancels them and closes their sessions before returning.
+func TestCloseCancelsCollectionsAfterItsContext(t *testing.T) {
+	p := New(Options{CloseTimeout: 5 * time.Second}, nil)
+	d := &dialer{}
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Do(context.Background(), Key{"h:623", "m"}, 1, d.dial, func(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
+			if err := ensure(ctx); err != nil {
+				return nil, err
+			}
+			close(started)
+			<-ctx.Done() // a collection that only ends when cancelled
+			return nil, ctx.Err()
+		})
+		done <- err
+	}()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	p.Close(ctx)
+	if took := time.Since(begin); took > 3*time.Second {
+		t.Fatalf("Close took %v", took)
+	}
+	if d.sessions[0].closed.Load() != 1 {
+		t.Fatal("Close returned before the cancelled collection's session was closed")
+	}
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("collection ended with %v, want context.Canceled", err)
+	}
+}
+
+// Discard frees the slot at once and closes the session in the
+// background; Close waits for that.
+func TestDiscardClosesInBackground(t *testing.T) {
+	p := New(Options{}, nil)
+	d := &slowDialer{release: make(chan struct{})}
+	key := Key{"h:623", "m"}
+	if _, err := p.Do(context.Background(), key, 1, d.dial, func(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
+		if err := ensure(ctx); err != nil {
+			return nil, err
+		}
+		p.Discard(e, "unanswered")
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if p.Len() != 0 {
+		t.Fatalf("open %d after Discard", p.Len())
+	}
+	closed := make(chan struct{})
+	go func() { p.Close(context.Background()); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a discarded session was still closing")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(d.release)
+	<-closed
+	if d.s.closed.Load() != 1 {
+		t.Fatal("the discarded session was not closed")
+	}
+}
+
+// slowDialer's session takes until release to close.
+type slowDialer struct {
+	release chan struct{}
+	s       *slowSession
+}
+
+type slowSession struct {
+	release <-chan struct{}
+	closed  atomic.Int32
+}
+
+func (s *slowSession) Close(context.Context) error {
+	<-s.release
+	s.closed.Add(1)
+	return nil
+}
+
+func (d *slowDialer) dial(context.Context) (Session, error) {
+	d.s = &slowSession{release: d.release}
+	return d.s, nil
+}
