@@ -96,7 +96,7 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 		body, err := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body), err
 	}
-	scrapeURL := p.url("/ipmi?target=" + fleet.BMC(0).Addr().String())
+	scrapeTarget := p.url("/ipmi?target=" + fleet.BMC(0).Addr().String())
 
 	// Plain HTTP on the TLS port.
 	code, body, err := get(&http.Client{}, "http://"+p.listen+"/metrics", user, password)
@@ -124,7 +124,7 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	if err != nil || code != http.StatusOK || !strings.Contains(body, "ipmi_fleet_exporter_build_info") {
 		t.Fatalf("/metrics with credentials: %d %v", code, err)
 	}
-	code, body, err = get(p.client, scrapeURL, user, password)
+	code, body, err = get(p.client, scrapeTarget, user, password)
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("scrape with credentials: %d %q %v", code, truncate(body, 200), err)
 	}
@@ -135,7 +135,7 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	if r := (scrapeResult{up: upValues(mfs)}); !r.allUp() {
 		t.Fatalf("scrape over TLS: %s", fmtUp(r.up))
 	}
-	code, body, err = get(p.client, scrapeURL+"&pad="+strings.Repeat("x", 10<<20), user, password)
+	code, body, err = get(p.client, scrapeTarget+"&pad="+strings.Repeat("x", 10<<20), user, password)
 	if err != nil {
 		t.Fatal(err)
 	}
