@@ -48,6 +48,18 @@ const (
 	DriverLAN Driver = "LAN"
 )
 
+// AuthType is an IPMI v1.5 session authentication type for driver LAN.
+type AuthType string
+
+// IPMI v1.5 authentication types. Straight password sends the password in
+// the clear and none sends nothing: neither is ever chosen by auto.
+const (
+	AuthTypeAuto     AuthType = ""
+	AuthTypeMD5      AuthType = "md5"
+	AuthTypePassword AuthType = "password"
+	AuthTypeNone     AuthType = "none"
+)
+
 // CipherSuite is an RMCP+ cipher suite ID, or CipherSuiteAuto.
 type CipherSuite int
 
@@ -158,6 +170,9 @@ type Module struct {
 	ExcludeSensorIDs []uint16
 	// AllowedTargets as written; empty allows every target.
 	AllowedTargets []string
+	// AuthType is the IPMI v1.5 session authentication (driver LAN only):
+	// AuthTypeAuto uses MD5 when the BMC offers it and nothing weaker.
+	AuthType AuthType
 
 	MaxSessions int
 	Window      int
@@ -213,6 +228,7 @@ type moduleYAML struct {
 	SDRReadSize      int         `yaml:"sdr_read_size"`
 	Retries          int         `yaml:"retries"`
 	NameOnlyLookup   bool        `yaml:"name_only_lookup"`
+	AuthType         AuthType    `yaml:"auth_type,omitempty"`
 }
 
 // MarshalYAML writes the module in the config-file form. A password read
@@ -235,6 +251,7 @@ func (m Module) MarshalYAML() (any, error) {
 		SDRReadSize:      m.SDRReadSize,
 		Retries:          m.Retries,
 		NameOnlyLookup:   m.NameOnlyLookup,
+		AuthType:         m.AuthType,
 	}
 	if m.PasswordFile == "" {
 		out.Pass = m.Password

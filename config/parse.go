@@ -471,6 +471,7 @@ type moduleState struct {
 	passNode, passFileNode *yaml.Node
 	kgNode, kgFileNode     *yaml.Node
 	driverNode, csNode     *yaml.Node
+	authTypeNode           *yaml.Node
 	sawAllowedTargets      bool
 }
 
@@ -640,6 +641,19 @@ func (p *parser) moduleKey(ctx string, m *Module, st *moduleState, kv keyValue) 
 		if b, ok := p.boolean(kctx, v); ok {
 			m.NameOnlyLookup = b
 		}
+	case "auth_type":
+		if s, ok := p.scalar(kctx, v); ok {
+			switch a := AuthType(strings.ToLower(s)); a {
+			case "auto":
+				m.AuthType = AuthTypeAuto
+			case AuthTypeMD5, AuthTypePassword, AuthTypeNone:
+				m.AuthType = a
+			default:
+				p.errorf(v, "%s: unknown IPMI v1.5 auth type %q (want auto, md5, password or none)", kctx, s)
+				return
+			}
+			st.authTypeNode = v
+		}
 	default:
 		if upstreamOnlyKeys[key] {
 			p.warnf(kv.key, "%s: %s is an ipmi_exporter setting for FreeIPMI command-line tools; ignored", ctx, key)
@@ -751,6 +765,15 @@ func (p *parser) checkModule(ctx string, nameNode *yaml.Node, m *Module, st *mod
 		if st.csNode != nil && m.CipherSuite != CipherSuiteAuto {
 			p.errorf(laterNode(st.driverNode, st.csNode), "%s: cipher_suite applies only to driver LAN_2_0", ctx)
 		}
+	}
+	if st.authTypeNode != nil && m.Driver != DriverLAN && m.AuthType != AuthTypeAuto {
+		p.errorf(st.authTypeNode, "%s: auth_type applies only to driver LAN (IPMI v1.5)", ctx)
+	}
+	switch m.AuthType {
+	case AuthTypePassword:
+		p.warnf(st.authTypeNode, "%s: auth_type password sends the BMC password in the clear on every session", ctx)
+	case AuthTypeNone:
+		p.warnf(st.authTypeNode, "%s: auth_type none has no authentication; any host on the path can use the session", ctx)
 	}
 	if m.CipherSuite == 0 && st.csNode != nil {
 		p.warnf(st.csNode, "%s: cipher suite 0 has no authentication, integrity or encryption; any host on the path can issue commands in this session", ctx)

@@ -101,6 +101,7 @@ func TestModuleKeys(t *testing.T) {
 		{"sdr_read_size", "    sdr_read_size: 32\n", func(m *Module) bool { return m.SDRReadSize == 32 }},
 		{"retries", "    retries: 0\n", func(m *Module) bool { return m.Retries == 0 }},
 		{"name_only_lookup", "    name_only_lookup: true\n", func(m *Module) bool { return m.NameOnlyLookup }},
+		{"auth_type", "    driver: LAN\n    auth_type: MD5\n", func(m *Module) bool { return m.AuthType == AuthTypeMD5 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,6 +166,8 @@ func TestParseErrors(t *testing.T) {
 		{"cipher_suite text", oneModule("    cipher_suite: best\n"), testFile + ":4: module \"m\": cipher_suite: \"best\" is not auto"},
 		{"cipher_suite with LAN", oneModule("    driver: LAN\n    cipher_suite: 3\n"), testFile + ":5: module \"m\": cipher_suite applies only to driver LAN_2_0"},
 		{"kg with LAN", oneModule("    kg: abc\n    driver: LAN\n"), testFile + ":5: module \"m\": kg applies only to driver LAN_2_0"},
+		{"auth_type with LAN_2_0", oneModule("    auth_type: md5\n"), testFile + ":4: module \"m\": auth_type applies only to driver LAN"},
+		{"unknown auth_type", oneModule("    driver: LAN\n    auth_type: md2\n"), testFile + ":5: module \"m\": auth_type: unknown IPMI v1.5 auth type"},
 		{"kg and kg_file", oneModule("    kg_file: /secrets/pw\n    kg: abc\n"), testFile + ":5: module \"m\": set kg or kg_file, not both"},
 		{"kg too long", oneModule("    kg: " + strings.Repeat("k", 21) + "\n"), testFile + ":4: module \"m\": kg: key is 21 bytes long"},
 		{"kg hex too long", oneModule("    kg: 0x" + strings.Repeat("ab", 21) + "\n"), testFile + ":4: module \"m\": kg: hex key has 42 digits"},
@@ -548,7 +551,7 @@ func mustRead(t *testing.T, path string) []byte {
 var moduleKeys = []string{
 	"user", "pass", "pass_file", "privilege", "driver", "cipher_suite", "kg", "kg_file", "timeout",
 	"collectors", "exclude_sensor_ids", "allowed_targets", "max_sessions", "window", "idle_timeout",
-	"sdr_read_size", "retries", "name_only_lookup",
+	"sdr_read_size", "retries", "name_only_lookup", "auth_type",
 }
 
 func TestExampleConfig(t *testing.T) {

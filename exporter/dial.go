@@ -29,6 +29,12 @@ func SessionDialer(observer session.Observer) Dialer {
 		}
 		if m.Driver == config.DriverLAN {
 			cfg.Driver = session.DriverLAN
+			cfg.AuthType15 = map[config.AuthType]session.AuthType15{
+				config.AuthTypeAuto:     session.AuthType15Auto,
+				config.AuthTypeMD5:      session.AuthType15MD5,
+				config.AuthTypePassword: session.AuthType15Straight,
+				config.AuthTypeNone:     session.AuthType15None,
+			}[m.AuthType]
 		}
 		s, err := session.Open(ctx, cfg)
 		if err != nil {

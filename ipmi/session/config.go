@@ -38,9 +38,9 @@ const CipherSuiteAuto = -1
 type AuthType15 int
 
 const (
-	// AuthType15Auto picks the strongest type the BMC offers: MD5, then
-	// straight password. "none" is never picked automatically, as cipher
-	// suite 0 is not: it lets anyone on the path use the session.
+	// AuthType15Auto picks MD5 when the BMC offers it. Straight password
+	// (the password in the clear) and none (no authentication) are never
+	// picked automatically, as cipher suite 0 is not.
 	AuthType15Auto AuthType15 = iota
 	AuthType15MD5
 	AuthType15Straight

@@ -121,8 +121,11 @@ func (s *Session) handshakeLAN(ctx context.Context) error {
 }
 
 // chooseAuthType15 picks the IPMI v1.5 auth type: the configured one if
-// the BMC offers it, else MD5 then straight password. MD2 is not
-// implemented (crypto.AuthCode15) and none is never picked automatically.
+// the BMC offers it, else MD5. Straight password and none are never picked
+// automatically: straight password puts the password on the wire in the
+// clear, so any host that answers on port 623 and offers only that would
+// receive it (docs/security.md); both must be configured explicitly. MD2
+// is not implemented (crypto.AuthCode15).
 func (s *Session) chooseAuthType15(offered command.AuthTypeSupport) (wire.AuthType, error) {
 	if s.cfg.AuthType15 != AuthType15Auto {
 		want := s.cfg.AuthType15.wire()
@@ -131,10 +134,8 @@ func (s *Session) chooseAuthType15(offered command.AuthTypeSupport) (wire.AuthTy
 		}
 		return want, nil
 	}
-	for _, t := range []wire.AuthType{wire.AuthTypeMD5, wire.AuthTypeStraight} {
-		if offered.Supports(t) {
-			return t, nil
-		}
+	if offered.Supports(wire.AuthTypeMD5) {
+		return wire.AuthTypeMD5, nil
 	}
-	return 0, authError(NoCipherSuite, "BMC offers IPMI v1.5 auth types 0x%02x, none of MD5 or straight password (none must be configured explicitly)", uint8(offered))
+	return 0, authError(NoCipherSuite, "BMC offers IPMI v1.5 auth types 0x%02x but not MD5; straight password and none send no proof of the password and must be configured explicitly (auth_type)", uint8(offered))
 }
