@@ -481,7 +481,7 @@ func (p *parser) parseModule(name string, nameNode, v *yaml.Node) *Module {
 	if isNull(v) {
 		// "name:" with nothing under it: all defaults.
 		p.warnf(nameNode, "%s has no settings; it uses the defaults with an empty user name and password", ctx)
-		p.warnf(nameNode, "%s has no allowed_targets: it will authenticate to any host a scraper names, handing that host what it needs to crack the password offline", ctx)
+		p.warnf(nameNode, "%s has no allowed_targets: it will log in to any host a scraper names, which learns the user name (RMCP+) or a crackable proof of the password (IPMI 1.5); see docs/security.md", ctx)
 		return m
 	}
 	if v.Kind != yaml.MappingNode {
@@ -779,7 +779,7 @@ func (p *parser) checkModule(ctx string, nameNode *yaml.Node, m *Module, st *mod
 		p.warnf(st.csNode, "%s: cipher suite 0 has no authentication, integrity or encryption; any host on the path can issue commands in this session", ctx)
 	}
 	if !st.sawAllowedTargets {
-		p.warnf(nameNode, "%s has no allowed_targets: it will authenticate to any host a scraper names, handing that host what it needs to crack the password offline", ctx)
+		p.warnf(nameNode, "%s has no allowed_targets: it will log in to any host a scraper names, which learns the user name (RMCP+) or a crackable proof of the password (IPMI 1.5); see docs/security.md", ctx)
 	}
 }
 
