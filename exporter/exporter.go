@@ -26,6 +26,7 @@ import (
 	"github.com/ipmifleet/ipmi_fleet_exporter/collector"
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/session"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
 	"github.com/ipmifleet/ipmi_fleet_exporter/pool"
 )
@@ -50,6 +51,8 @@ type Options struct {
 	Logger   log.Logger
 	// Registerer receives the exporter's own metrics (may be nil).
 	Registerer prometheus.Registerer
+	// Now is the clock (tests); time.Now by default.
+	Now func() time.Time
 }
 
 // Exporter is the /ipmi handler.
@@ -261,7 +264,22 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 			st = &entryState{module: m, collector: collector.NewState()}
 			e.State = st
 		}
-		openErr := ensure(ctx)
+		var openErr error
+		if e.Session == nil && st.authErr != nil && x.now().Before(st.authRetryAt) {
+			// The BMC refused these credentials a moment ago. Logging in
+			// again on every scrape would not change its mind, may lock
+			// the account (many BMCs lock after a few failures), and with
+			// a wrong K_G strands a half-open session on the BMC each time.
+			openErr = fmt.Errorf("not logging in again before %s: %w", st.authRetryAt.Format(time.RFC3339), st.authErr)
+		} else {
+			openErr = ensure(ctx)
+			var authErr *session.AuthError
+			if errors.As(openErr, &authErr) {
+				st.authErr, st.authRetryAt = openErr, x.now().Add(AuthRetryInterval)
+			} else if openErr == nil {
+				st.authErr = nil
+			}
+		}
 		t := &collector.Target{Module: m, State: st.collector, Logger: logger}
 		if openErr == nil {
 			if st.session != e.Session {
@@ -314,6 +332,19 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 	return res.([]prometheus.Metric)
 }
 
+// AuthRetryInterval is how long a (target, module) whose login the BMC
+// refused (wrong user, password or K_G, no cipher suite, privilege) is
+// not logged into again. A reload that changes the module's credentials
+// starts afresh.
+const AuthRetryInterval = 2 * time.Minute
+
+func (x *Exporter) now() time.Time {
+	if x.opts.Now != nil {
+		return x.opts.Now()
+	}
+	return time.Now()
+}
+
 // sameSessionSettings reports whether sessions opened with module a can
 // serve module b: everything SessionDialer puts into a session is equal.
 func sameSessionSettings(a, b *config.Module) bool {
@@ -324,7 +355,11 @@ func sameSessionSettings(a, b *config.Module) bool {
 
 // entryState is what the exporter keeps in a pool entry.
 type entryState struct {
-	module    *config.Module
+	module *config.Module
+	// authErr is the last refused login and authRetryAt when to try again.
+	authErr     error
+	authRetryAt time.Time
+
 	session   pool.Session
 	watch     *watchedTransport
 	clients   []*ipmi.Client

@@ -437,3 +437,43 @@ func TestBadRequests(t *testing.T) {
 		t.Fatal("a bad request opened a session")
 	}
 }
+
+// A BMC that refuses the credentials is not asked again on every scrape:
+// that could lock the account, and with a wrong K_G strands a half-open
+// session on the BMC each time.
+func TestRefusedLoginBacksOff(t *testing.T) {
+	fleet := startFleet(t, "edge-node", 1)
+	bmc := fleet.BMC(0)
+	cfg, _, err := config.Parse([]byte(moduleYAML(simUser, "wrong-password", "")), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := config.NewFixedStore(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	p := pool.New(pool.Options{}, nil)
+	defer p.Close(context.Background())
+	srv := httptest.NewServer(New(Options{Store: store, Pool: p, Dial: SessionDialer(nil), IsSessionBroken: IsSessionBroken, Now: clock}))
+	defer srv.Close()
+	h := &harness{srv: srv, pool: p}
+	target := bmc.Addr().String()
+	for i := 0; i < 3; i++ {
+		if mfs, _ := h.scrape(t, target); upValues(mfs)["ipmi"] != 0 {
+			t.Fatalf("scrape %d with a wrong password: %v", i, upValues(mfs))
+		}
+	}
+	if got := bmc.Counters().Command("open_session"); got != 1 {
+		t.Fatalf("%d logins tried in three scrapes, want 1 (then back off)", got)
+	}
+	mu.Lock()
+	now = now.Add(AuthRetryInterval + time.Second)
+	mu.Unlock()
+	h.scrape(t, target)
+	if got := bmc.Counters().Command("open_session"); got != 2 {
+		t.Fatalf("%d logins after the retry interval, want 2", got)
+	}
+}
