@@ -144,8 +144,9 @@ func run(args []string, stdout, stderr *os.File) int {
 	observer := newSessionMetrics(reg)
 	p := pool.New(pool.Options{
 		MaxInFlight: f.maxInFlight,
-		IdleTimeout: minIdleTimeout(store.Current()),
-		Logger:      logger,
+		IdleTimeout: config.DefaultIdleTimeout, // each module sets its own
+
+		Logger: logger,
 	}, reg)
 	go p.Run(ctx, 15*time.Second)
 
@@ -295,18 +296,3 @@ func run(args []string, stdout, stderr *os.File) int {
 // about 1.7 times its size in memory, per connection, for at most
 // ReadHeaderTimeout (Go's default limit, 1 MiB, costs a tenth of that).
 const maxRequestHead = 11 << 20
-
-// minIdleTimeout is the shortest idle timeout among the modules: the pool
-// applies one timeout to all sessions.
-func minIdleTimeout(cfg *config.Config) time.Duration {
-	var d time.Duration
-	for _, m := range cfg.Modules {
-		if m.IdleTimeout > 0 && (d == 0 || m.IdleTimeout < d) {
-			d = m.IdleTimeout
-		}
-	}
-	if d == 0 {
-		d = config.DefaultIdleTimeout
-	}
-	return d
-}

@@ -264,6 +264,11 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 			st = &entryState{module: m, collector: collector.NewState()}
 			e.State = st
 		}
+		// idle_timeout 0 means log out after every scrape.
+		e.IdleTimeout = m.IdleTimeout
+		if m.IdleTimeout == 0 {
+			e.IdleTimeout = -1
+		}
 		var openErr error
 		if e.Session == nil && st.authErr != nil && x.now().Before(st.authRetryAt) {
 			// The BMC refused these credentials a moment ago. Logging in

@@ -46,6 +46,11 @@ type Entry struct {
 	Key     Key
 	Session Session
 	State   any
+	// IdleTimeout, set by the collection, is how long the session may stay
+	// unused before CloseIdle closes it: 0 means the pool's
+	// Options.IdleTimeout, a negative value closes it as soon as the
+	// collection ends (a module's idle_timeout: 0).
+	IdleTimeout time.Duration
 
 	lastUsed time.Time
 	busy     bool
@@ -65,7 +70,8 @@ type Options struct {
 	// (0 = unlimited). Beyond it, scrapes wait for a slot within their
 	// own deadline.
 	MaxInFlight int
-	// IdleTimeout closes sessions unused for this long (0 = never).
+	// IdleTimeout closes sessions unused for this long (0 = never), for
+	// entries that set no IdleTimeout of their own.
 	IdleTimeout time.Duration
 	// CloseTimeout bounds each Close Session on eviction and shutdown.
 	CloseTimeout time.Duration
@@ -182,7 +188,7 @@ func (p *Pool) Do(ctx context.Context, key Key, maxSessions int, dial Dial, fn f
 		e.flight = nil
 		e.busy = false
 		e.lastUsed = p.opts.Now()
-		var orphan Session
+		var orphan, afterUse Session
 		removed := !p.closed && p.keep != nil && !p.keep(key)
 		if removed {
 			// Retain rejected this key while the collection ran (or
@@ -196,6 +202,12 @@ func (p *Pool) Do(ctx context.Context, key Key, maxSessions int, dial Dial, fn f
 				p.metrics.sessionsOpen.Dec()
 				p.metrics.evictions.WithLabelValues("removed").Inc()
 			}
+		} else if !p.closed && e.IdleTimeout < 0 && e.Session != nil {
+			// Not kept between scrapes: log out now.
+			afterUse, e.Session = e.Session, nil
+			p.releaseLocked(key.Target)
+			p.metrics.sessionsOpen.Dec()
+			p.metrics.evictions.WithLabelValues("idle").Inc()
 		} else if p.closed && e.Session != nil {
 			// Close gave up waiting for this collection; close its
 			// session now rather than leak it on the BMC. Close waits
@@ -206,6 +218,9 @@ func (p *Pool) Do(ctx context.Context, key Key, maxSessions int, dial Dial, fn f
 		}
 		p.cond.Broadcast()
 		p.mu.Unlock()
+		if afterUse != nil {
+			p.closeSession(afterUse, key)
+		}
 		if orphan != nil {
 			p.closeSession(orphan, key)
 			if !removed {
@@ -394,11 +409,14 @@ func (p *Pool) closeSession(s Session, key Key) {
 // forgets entries without a session that have been unused as long. It
 // returns how many sessions it closed.
 func (p *Pool) CloseIdle() int {
-	if p.opts.IdleTimeout <= 0 {
-		return 0
-	}
-	cutoff := p.opts.Now().Add(-p.opts.IdleTimeout)
-	return p.evict(func(e *Entry) bool { return e.lastUsed.Before(cutoff) }, "idle")
+	now := p.opts.Now()
+	return p.evict(func(e *Entry) bool {
+		timeout := e.IdleTimeout
+		if timeout == 0 {
+			timeout = p.opts.IdleTimeout
+		}
+		return timeout > 0 && e.lastUsed.Before(now.Add(-timeout))
+	}, "idle")
 }
 
 // Retain closes the sessions and forgets the entries whose key keep
@@ -455,9 +473,6 @@ func (p *Pool) closeAll(victims []*Entry) {
 
 // Run closes idle sessions periodically until ctx is done.
 func (p *Pool) Run(ctx context.Context, every time.Duration) {
-	if p.opts.IdleTimeout <= 0 {
-		return
-	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -379,3 +379,44 @@ func (d *slowDialer) dial(context.Context) (Session, error) {
 	d.s = &slowSession{release: d.release}
 	return d.s, nil
 }
+
+// Each entry's own idle timeout applies; a negative one logs out as soon
+// as the collection ends (a module's idle_timeout: 0).
+func TestPerEntryIdleTimeout(t *testing.T) {
+	now := time.Unix(5000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	p := New(Options{IdleTimeout: time.Hour, Now: clock}, nil)
+	defer p.Close(context.Background())
+	d := &dialer{}
+	withIdle := func(idle time.Duration) func(context.Context, *Entry, func(context.Context) error) (any, error) {
+		return func(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
+			e.IdleTimeout = idle
+			return use(ctx, e, ensure)
+		}
+	}
+	short, long, once := Key{"a:623", "short"}, Key{"b:623", "default"}, Key{"c:623", "once"}
+	for _, tc := range []struct {
+		k    Key
+		idle time.Duration
+	}{{short, time.Minute}, {long, 0}, {once, -1}} {
+		if _, err := p.Do(context.Background(), tc.k, 1, d.dial, withIdle(tc.idle)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d.sessions[2].closed.Load() != 1 || p.Len() != 2 {
+		t.Fatalf("idle timeout -1: session closed %d times, %d open; want closed at once, 2 open", d.sessions[2].closed.Load(), p.Len())
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	if n := p.CloseIdle(); n != 1 || d.sessions[0].closed.Load() != 1 || d.sessions[1].closed.Load() != 0 {
+		t.Fatalf("after 2 minutes CloseIdle closed %d; want only the 1-minute entry", n)
+	}
+	mu.Lock()
+	now = now.Add(time.Hour)
+	mu.Unlock()
+	if n := p.CloseIdle(); n != 1 || d.sessions[1].closed.Load() != 1 {
+		t.Fatalf("after the pool default CloseIdle closed %d", n)
+	}
+}
