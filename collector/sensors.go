@@ -501,6 +501,9 @@ func classifyFailure(ctx context.Context, err error, target wire.Target) readOut
 
 // sensorRead is the outcome of one sensor's Get Sensor Reading.
 type sensorRead struct {
+	// read is set once the sensor's outcome is known; a walk stopped by
+	// the deadline leaves the sensors it did not get to unread.
+	read    bool
 	outcome readOutcome
 	resp    command.GetSensorReadingResponse
 	err     error
@@ -523,7 +526,7 @@ func readAll(ctx context.Context, clients []*ipmi.Client, st *State, tbl *sensor
 	read := func(c *ipmi.Client, i int) {
 		e := &tbl.sensors[i]
 		r := &reads[i]
-		r.outcome, r.err = readUnreadable, nil
+		r.read, r.outcome, r.err = true, readUnreadable, nil
 		if retryAt, down := st.ownerRetry[e.target]; down && now.Before(retryAt) {
 			return
 		}
@@ -548,6 +551,9 @@ func readAll(ctx context.Context, clients []*ipmi.Client, st *State, tbl *sensor
 			downMu.Unlock()
 		}
 	}
+	for i := range reads {
+		reads[i].read = false
+	}
 	if len(clients) <= 1 {
 		for i := range tbl.sensors {
 			if err := ctx.Err(); err != nil {
@@ -555,14 +561,14 @@ func readAll(ctx context.Context, clients []*ipmi.Client, st *State, tbl *sensor
 			}
 			read(clients[0], i)
 			if reads[i].outcome == readFatal {
+				reads[i].read = false
 				return i, reads[i].err
 			}
 		}
 		return len(tbl.sensors), nil
 	}
 	// Workers take sensors in order; the first fatal error or the
-	// deadline stops everyone. Sensors after the first unread one are not
-	// reported, so the result is a prefix, as in the sequential walk.
+	// deadline stops everyone. Every sensor read by then is reported.
 	var (
 		next    atomic.Int64
 		stopped atomic.Bool
@@ -585,16 +591,27 @@ func readAll(ctx context.Context, clients []*ipmi.Client, st *State, tbl *sensor
 		}(c)
 	}
 	wg.Wait()
-	done := min(int(next.Load()), len(tbl.sensors))
-	for i := 0; i < done; i++ {
-		if reads[i].outcome == readFatal {
-			return i, reads[i].err
+	n := 0
+	var fatal error
+	for i := range tbl.sensors {
+		switch r := &reads[i]; {
+		case !r.read:
+		case r.outcome == readFatal:
+			r.read = false
+			if fatal == nil {
+				fatal = r.err
+			}
+		default:
+			n++
 		}
 	}
-	if done < len(tbl.sensors) {
-		return done, ctx.Err()
+	if fatal != nil {
+		return n, fatal
 	}
-	return done, nil
+	if n < len(tbl.sensors) {
+		return n, ctx.Err()
+	}
+	return n, nil
 }
 
 // readSensors reads every sensor of tbl and sends its series. When the
@@ -621,9 +638,12 @@ func readSensors(ctx context.Context, t *Target, tbl *sensorTable, ch chan<- pro
 		samples = append(samples, sample{desc: desc, labels: labels, value: v})
 		ch <- &samples[len(samples)-1]
 	}
-	for i := 0; i < n; i++ {
+	for i := range tbl.sensors {
 		e := &tbl.sensors[i]
 		r := &reads[i]
+		if !r.read {
+			continue
+		}
 		switch r.outcome {
 		case readOwnerDown:
 			if _, already := st.ownerRetry[e.target]; !already {
