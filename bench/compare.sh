@@ -14,7 +14,8 @@
 # and memory are its own:
 #   rtt=0ms: ours (window 1) and theirs
 #   rtt=5ms: ours with window 1, 4 and 8, and theirs
-# Each scenario: "spread" = a cold round then ROUNDS warm rounds, every
+# (FreeIPMI's SDR cache files for the relay ports are deleted first, so its
+# first scrape reads the SDR too.) Each scenario: "spread" = a cold round then ROUNDS warm rounds, every
 # BMC scraped once per INTERVAL at its own offset (like Prometheus); at
 # 0 ms also "tput" = back-to-back warm rounds at concurrency 4, for CPU
 # per 1,000 scrapes with enough samples. Results: $OUT/*.json, the
@@ -41,6 +42,7 @@ OURS_ADDR=127.0.0.1:${OURS_PORT:-23990}
 THEIRS_ADDR=127.0.0.1:${THEIRS_PORT:-23991}
 THEIRS_BIN=${THEIRS_BIN:-/usr/bin/prometheus-ipmi-exporter}
 COLLECTORS=${COLLECTORS:-"ipmi, sel, chassis, bmc"} # ipmi_sim has no DCMI
+FREEIPMI_CACHE=${FREEIPMI_CACHE:-$(getent passwd "$(id -un)" | cut -d: -f6)/.freeipmi/sdr-cache}
 mkdir -p "$OUT"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -87,9 +89,14 @@ scenario() {
 			--web.listen-address "$OURS_ADDR" --log.level warn
 		url=http://$OURS_ADDR
 	else
-		# A fresh HOME: FreeIPMI keeps its SDR cache in ~/.freeipmi.
-		mkdir -p "$OUT/home-$tag"
-		spawn "exp-$tag" env HOME="$OUT/home-$tag" "$THEIRS_BIN" --config.file "$OUT/theirs.yml" \
+		# Cold means an empty SDR cache: FreeIPMI keeps it in the user's
+		# home from the password database (not $HOME), one file per
+		# host:port, and reuses it across exporter restarts.
+		local p
+		for p in $(seq "$port" $((port + n - 1))); do
+			rm -f "$FREEIPMI_CACHE"/sdr-cache-*."127.0.0.1:$p"
+		done
+		spawn "exp-$tag" "$THEIRS_BIN" --config.file "$OUT/theirs.yml" \
 			--web.listen-address "$THEIRS_ADDR" --freeipmi.path /usr/sbin
 		url=http://$THEIRS_ADDR
 	fi
