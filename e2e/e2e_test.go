@@ -28,6 +28,7 @@ import (
 // legacy (LAN) module can use it too.
 const (
 	bmcUser     = "monitor"
+	bmcOperator = "lanreader" // OPERATOR account for the lan collector (README: a separate module)
 	bmcPassword = "e2e-secret-pw"
 )
 
@@ -80,14 +81,14 @@ var problemQueries = map[string]role{
 	"ipmi-fleet-overview.json|Sensors not nominal|A":                          roleFaulty,
 	"ipmi-fleet-overview.json|Chassis faults|A":                               roleFaulty,
 	"ipmi-fleet-overview.json|Chassis powered off|A":                          roleOff,
+	// The lan collector needs OPERATOR: only the legacy module, which logs
+	// in to the off BMC with an operator account, runs it.
+	"ipmi-host.json|LAN|A": roleOff,
 }
 
 // exemptQueries may have no data; they are still run and must be valid.
-var exemptQueries = map[string]string{
-	"ipmi-host.json|LAN|A": "ipmi_bmc_lan_info needs the lan collector, whose Get LAN Configuration Parameters needs " +
-		"OPERATOR privilege (IPMI v2.0 appendix G; collector/lan.go, simulator/model/handle.go); the exporter's " +
-		"account has USER privilege as README recommends, so the test runs the default collectors, without lan",
-}
+// None is exempt today: every panel has data from some simulated BMC.
+var exemptQueries = map[string]string{}
 
 // TestPrometheusAlertmanagerEndToEnd is the acceptance test of the whole
 // stack. It builds the exporter, starts four simulated BMCs (one per role)
@@ -360,7 +361,10 @@ func startFleet(t *testing.T) (*simulator.Fleet, []*simulator.BMC) {
 		Addr:  netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 0),
 		Count: len(roles),
 		BMC: simulator.BMCConfig{
-			Users: []simulator.User{{Name: bmcUser, Password: bmcPassword, Privilege: wire.PrivilegeUser}},
+			Users: []simulator.User{
+				{Name: bmcUser, Password: bmcPassword, Privilege: wire.PrivilegeUser},
+				{Name: bmcOperator, Password: bmcPassword, Privilege: wire.PrivilegeOperator},
+			},
 		},
 		NewHandler: simulator.ModelHandlers(p, 1, nil, model.Quirks{}),
 		Seed:       1,
@@ -481,14 +485,15 @@ func writeExporterConfig(t *testing.T, dir string, addrOf map[role]string) strin
     user: %q
     pass_file: %q
     driver: LAN
-    collectors: [ipmi, chassis]
+    privilege: operator
+    collectors: [ipmi, chassis, lan]
     max_sessions: 2
     allowed_targets: [127.0.0.0/8]
 targets:
   - module: default
     labels: {rack: r1}
     hosts: [%s]
-`, bmcUser, passFile, bmcUser, passFile, strings.Join(hosts, ", "))
+`, bmcUser, passFile, bmcOperator, passFile, strings.Join(hosts, ", "))
 	path := filepath.Join(dir, "ipmi_fleet_exporter.yml")
 	writeFile(t, path, []byte(cfg))
 	return path
