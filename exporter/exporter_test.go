@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -475,5 +476,66 @@ func TestRefusedLoginBacksOff(t *testing.T) {
 	h.scrape(t, target)
 	if got := bmc.Counters().Command("open_session"); got != 2 {
 		t.Fatalf("%d logins after the retry interval, want 2", got)
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for header, want := range map[string]bool{
+		"": false, "gzip": true, "GZIP": true, "deflate, gzip;q=1.0, *;q=0.5": true,
+		"gzip;q=0": false, "identity": false, "zstd,gzip": true, "x-gzip": false,
+	} {
+		if got := acceptsGzip(header); got != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", header, got, want)
+		}
+	}
+}
+
+// A scraper that asks for gzip gets a gzip body that decodes to the same
+// exposition as an uncompressed answer.
+func TestScrapeResponseCompression(t *testing.T) {
+	fleet := startFleet(t, "edge-node", 1)
+	h := newHarness(t, moduleYAML(simUser, simPassword, ""))
+	target := h.srv.URL + "/?target=" + fleet.BMC(0).Addr().String()
+	get := func(encoding string) (*http.Response, []byte) {
+		req, _ := http.NewRequest(http.MethodGet, target, nil)
+		req.Header.Set("Accept-Encoding", encoding)
+		resp, err := http.DefaultTransport.RoundTrip(req) // no transparent decompression
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, b
+	}
+	resp, zipped := get("gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("Content-Encoding %q", resp.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(zipped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, plain := get("identity")
+	if resp.Header.Get("Content-Encoding") != "" {
+		t.Fatalf("identity answered with %q", resp.Header.Get("Content-Encoding"))
+	}
+	strip := func(b []byte) string { // the duration differs between scrapes
+		var keep []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if !strings.HasPrefix(l, "ipmi_scrape_duration_seconds ") {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	if strip(unzipped) != strip(plain) || !strings.Contains(string(plain), "ipmi_up{collector=\"ipmi\"} 1") {
+		t.Fatalf("gzip and plain answers differ:\n%s\n---\n%s", unzipped, plain)
 	}
 }
