@@ -150,8 +150,6 @@ func (s set) med(phaseName string, f func(*result, *phase) float64) float64 {
 	return median(v)
 }
 
-func (s set) reps() int { return len(s) }
-
 func median(v []float64) float64 {
 	if len(v) == 0 {
 		return math.NaN()
@@ -214,12 +212,6 @@ var (
 			return math.NaN()
 		}
 		return float64(p.Peaks.Sockets)
-	}
-	procPk = func(_ *result, p *phase) float64 {
-		if p.Peaks == nil {
-			return math.NaN()
-		}
-		return float64(p.Peaks.Procs)
 	}
 	loadgen = func(_ *result, p *phase) float64 { return p.LoadgenCores }
 	retx    = func(_ *result, p *phase) float64 { return p.ExpRetransmits }
