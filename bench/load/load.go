@@ -44,6 +44,14 @@ type Config struct {
 	// Gzip asks for a gzip-compressed response, as Prometheus does by
 	// default, and decompresses it.
 	Gzip bool
+	// Start is the origin of the schedule (default: when Run is called)
+	// and FirstRound the index of the first round run: round r of target
+	// i is due at Start + r*Interval + offset(i). A phase that continues
+	// an earlier one passes the earlier Start and its round count, so the
+	// targets keep their slots (and their BMC sessions see the same idle
+	// time) across phases, as they would under Prometheus.
+	Start      time.Time
+	FirstRound int
 }
 
 // Scrape is the outcome of one request.
@@ -99,7 +107,10 @@ func Run(ctx context.Context, cfg Config, rounds int) []Scrape {
 	}
 	n := len(cfg.Targets)
 	out := make([][]Scrape, n)
-	start := time.Now()
+	start := cfg.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
 	var wg sync.WaitGroup
 	for i, target := range cfg.Targets {
 		wg.Add(1)
@@ -110,7 +121,7 @@ func Run(ctx context.Context, cfg Config, rounds int) []Scrape {
 				offset = time.Duration(int64(cfg.Interval) * int64(i) / int64(n))
 			}
 			res := make([]Scrape, 0, rounds)
-			for r := 0; r < rounds; r++ {
+			for r := cfg.FirstRound; r < cfg.FirstRound+rounds; r++ {
 				var late time.Duration
 				if cfg.Interval > 0 {
 					slot := start.Add(time.Duration(r)*cfg.Interval + offset)

@@ -76,3 +76,22 @@ func TestRunAndSummarize(t *testing.T) {
 		t.Fatalf("gzip: %+v", st)
 	}
 }
+
+func TestRunContinuesSchedule(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, `ipmi_up{collector="ipmi"} 1`)
+	}))
+	defer srv.Close()
+	start := time.Now()
+	cfg := Config{URL: srv.URL, Targets: []string{"h:1", "h:2"}, Interval: 200 * time.Millisecond,
+		Timeout: time.Second, Start: start, FirstRound: 1}
+	scrapes := Run(context.Background(), cfg, 1)
+	if len(scrapes) != 2 || scrapes[0].Round != 1 {
+		t.Fatalf("%+v", scrapes)
+	}
+	// Round 1 of the first target is due at start+200ms, of the second
+	// at start+300ms: Run must have waited for them.
+	if el := time.Since(start); el < 300*time.Millisecond {
+		t.Fatalf("returned after %v", el)
+	}
+}

@@ -213,8 +213,19 @@ func run(ctx context.Context, o *options) (*Result, error) {
 	if o.coldInterval >= 0 {
 		cold.Interval = o.coldInterval
 	}
+	// The warm rounds keep the cold round's schedule when both are paced
+	// by the same interval: every target's slots stay one interval apart.
+	// (Starting the warm phase afresh after the cold one returned would
+	// stretch each target's gap by however long the last cold scrape and
+	// the counter reads took, and a BMC whose session timeout equals the
+	// interval would drop every session.)
+	grid, firstWarm := time.Now(), 0
 	if !o.skipCold {
+		cold.Start = grid
 		res.Phases = append(res.Phases, phase(ctx, o, "cold", cold, 1, sampler))
+		if cold.Interval == o.interval {
+			firstWarm = 1
+		}
 	}
 	rounds := o.rounds
 	if o.duration > 0 && o.interval > 0 {
@@ -227,6 +238,9 @@ func run(ctx context.Context, o *options) (*Result, error) {
 		warm := base
 		warm.Concurrency = o.concurrency
 		warm.Interval = o.interval
+		if firstWarm > 0 && o.settle == 0 {
+			warm.Start, warm.FirstRound = grid, firstWarm
+		}
 		profDone := make(chan string, 1)
 		if o.cpuProfile != "" {
 			go func() { profDone <- fetchProfile(ctx, o) }()
