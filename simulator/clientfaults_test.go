@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -244,5 +245,64 @@ func TestClientAcrossBMCReboot(t *testing.T) {
 	if err == nil || !(errors.Is(err, session.ErrTimeout) || errors.Is(err, session.ErrUnreachable) ||
 		errors.Is(err, session.ErrSessionLost) || errors.Is(err, context.DeadlineExceeded)) {
 		t.Fatalf("BMC away past the deadline: %v, want a typed timeout", err)
+	}
+}
+
+// A session the BMC expired while it sat idle (BMCs end idle sessions
+// after 30-60 s, about a scrape interval, and drop requests for it without
+// an answer) is logged into again after a short probe, not after the full
+// request timeout.
+func TestClientReopensExpiredIdleSessionQuickly(t *testing.T) {
+	p, err := model.LoadProfile("edge-node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	f, err := simulator.NewFleet(simulator.FleetConfig{
+		Addr:       netip.MustParseAddrPort("127.0.0.1:0"),
+		Count:      1,
+		BMC:        simulator.BMCConfig{Users: []simulator.User{{Name: "monitor", Password: "secret-pw", Privilege: wire.PrivilegeUser}}, SessionTimeout: 30 * time.Second},
+		NewHandler: simulator.ModelHandlers(p, 3, nil, model.Quirks{}),
+		Seed:       3,
+		Clock:      clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := f.BMC(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := session.Open(ctx, session.Config{Host: b.Addr().String(), Username: "monitor", Password: []byte("secret-pw"),
+		Timeout: 4 * time.Second, StaleAfter: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	c := ipmi.NewClient(s)
+	if _, err := c.ChassisStatus(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The BMC's clock jumps past its idle timeout: it expires the session
+	// and drops what is sent on it. Our side must also have been quiet
+	// for a while: wait out the client's (shortened) staleness threshold.
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	time.Sleep(2100 * time.Millisecond)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	start := time.Now()
+	if _, err := c.ChassisStatus(ctx2); err != nil {
+		t.Fatalf("after the BMC expired the idle session: %v", err)
+	}
+	// Bounded by the 1 s probe plus a handshake, far below the 4 s timeout.
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("re-establishing an expired idle session took %s", took)
+	}
+	if got := b.Counters().SessionsOpened; got != 2 {
+		t.Fatalf("%d logins, want 2", got)
 	}
 }

@@ -64,6 +64,7 @@ const DefaultPort = "623"
 const (
 	DefaultTimeout       = 4 * time.Second
 	DefaultRetryInterval = 500 * time.Millisecond
+	DefaultStaleAfter    = 20 * time.Second
 	// maxRetryInterval caps the exponential retransmit backoff.
 	maxRetryInterval = 2 * time.Second
 	// maxWindow: requests in flight are told apart by the 6-bit rqSeq, and
@@ -106,6 +107,11 @@ type Config struct {
 	// makes the session presumed dead and re-established. Default
 	// DefaultTimeout.
 	Timeout time.Duration
+	// StaleAfter is how long a session may go without an answer before a
+	// request on it is presumed lost after a short probe (about a second)
+	// rather than after Timeout: the BMC has probably expired it. Default
+	// DefaultStaleAfter, below the 30-60 s idle timeout of BMCs.
+	StaleAfter time.Duration
 	// RetryInterval is the wait before the first retransmit; each further
 	// one doubles it (up to 2 s). Default DefaultRetryInterval.
 	RetryInterval time.Duration
@@ -138,6 +144,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.RetryInterval <= 0 {
 		c.RetryInterval = DefaultRetryInterval
+	}
+	if c.StaleAfter <= 0 {
+		c.StaleAfter = DefaultStaleAfter
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
