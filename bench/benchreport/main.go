@@ -362,8 +362,8 @@ func metaString(m map[string]string) string {
 func scaleReport(w io.Writer, all []result) {
 	rs := set(all).where("kind", "scale")
 	ns := sizes(rs)
-	fmt.Fprintln(w, "| BMCs | added latency | warm scrapes | exporter cores | RSS MiB (peak) | RSS KiB per BMC | p50 ms | p99 ms | max ms | inside 10 s | ok | sockets (peak) | BMC packets / scrape | sessions opened in warm rounds | loadgen cores | cold p99 ms |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| BMCs | added latency | warm scrapes | exporter cores | CPU s / 1,000 scrapes | RSS MiB (peak) | RSS KiB per BMC | p50 ms | p99 ms | max ms | inside 10 s | ok | sockets (peak) | BMC packets / scrape | sessions opened in warm rounds | loadgen cores | cold p99 ms |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, n := range ns {
 		for _, lat := range []string{"0ms", "5ms"} {
 			s := rs.where("n", n, "latency", lat)
@@ -380,8 +380,8 @@ func scaleReport(w io.Writer, all []result) {
 				}
 				return float64(p.Peaks.RSS) / (1 << 20)
 			})
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s (%s) | %s | %s | %s | %s | %s | %s | %s (%s) | %s | %s | %s | %s |\n",
-				n, lat, num(scrapes, 0), num(cores, 3), num(rss, 0), num(peak, 0), num(rss*1024/nf, 1),
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s (%s) | %s | %s | %s | %s | %s | %s | %s (%s) | %s | %s | %s | %s |\n",
+				n, lat, num(scrapes, 0), num(cores, 3), num(s.med("warm", cpuK), 2), num(rss, 0), num(peak, 0), num(rss*1024/nf, 1),
 				num(s.med("warm", p50), 1), num(s.med("warm", p99), 1),
 				num(s.med("warm", func(_ *result, p *phase) float64 { return p.Stats.Max }), 0),
 				pct(s.med("warm", inside)), pct(s.med("warm", okFrac)),

@@ -36,7 +36,7 @@ func TestReports(t *testing.T) {
 	}
 	b.Reset()
 	scaleReport(&b, rs)
-	if !strings.Contains(b.String(), "| 1000 | 0ms | 10 | 0.500 | 1 (–) | 1.0 |") {
+	if !strings.Contains(b.String(), "| 1000 | 0ms | 10 | 0.500 | 1.00 | 1 (–) | 1.0 |") {
 		t.Errorf("scale report:\n%s", b.String())
 	}
 }
