@@ -261,9 +261,12 @@ func (b *BMC) serve() {
 	}
 }
 
+// send counts the packet before writing it: a client that has read the
+// reply and then looks at the counters must see it counted.
 func (b *BMC) send(p []byte, to netip.AddrPort) {
-	if _, err := b.conn.WriteToUDPAddrPort(p, to); err == nil {
-		b.counters.PacketsOut.Add(1)
+	b.counters.PacketsOut.Add(1)
+	if _, err := b.conn.WriteToUDPAddrPort(p, to); err != nil {
+		b.counters.PacketsOut.Add(^uint64(0))
 	}
 }
 
