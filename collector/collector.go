@@ -32,6 +32,10 @@ type Target struct {
 	Module  *config.Module
 	State   *State
 	Logger  log.Logger
+	// Tables, when not nil, shares the sensor tables of BMCs with the
+	// same SDR records (see SensorTables); nil gives State a table of its
+	// own.
+	Tables *SensorTables
 }
 
 // Collector produces the metrics of one concern. Collect sends what it

@@ -204,14 +204,17 @@ const maxStates = 15
 
 // sensorTable is what a warm scrape needs, prepared once per repository
 // (and module): the sensors to read, in repository order, with their
-// label pairs and constant series built.
+// label pairs and constant series built. A table is immutable once built,
+// apart from the discrete state series it builds on first use (atomic):
+// BMCs with the same SDR records and module share one through
+// SensorTables and read it concurrently. What is per BMC (the reading
+// buffer, the factors of non-linear sensors) lives in State.
 type sensorTable struct {
-	repo    *sdr.Repository
+	// records are the SDR records the table was built from; a BMC whose
+	// records are the same keeps these instead of its own copy.
+	records []sdr.Record
 	module  *config.Module
 	sensors []sensorEntry
-	// reads is the per-scrape outcome buffer, reused across scrapes
-	// (scrapes of one target are serialised by the State lock).
-	reads []sensorRead
 }
 
 type sensorEntry struct {
@@ -220,17 +223,30 @@ type sensorEntry struct {
 	target wire.Target
 	fam    familyID
 	// nonLinear sensors convert with factors from Get Sensor Reading
-	// Factors, cached for the raw range they cover.
+	// Factors, cached per BMC in State.factors.
 	nonLinear bool
-	factors   factorCache
 	// Label pairs: {id, name} and {id, name, type}.
 	idName, idNameType []*dto.LabelPair
 	// static holds the series that do not change between scrapes: info
 	// and thresholds.
 	static []prometheus.Metric
 	// states holds the discrete state series, built the first time a
-	// state is asserted and shared by later scrapes.
-	states [maxStates]*sample
+	// state is asserted and shared by later scrapes (of every BMC sharing
+	// the table).
+	states [maxStates]atomic.Pointer[sample]
+}
+
+// stateSample returns the series of discrete state off.
+func (e *sensorEntry) stateSample(off uint8) *sample {
+	if s := e.states[off].Load(); s != nil {
+		return s
+	}
+	s := &sample{desc: sensorDiscreteStateDesc, value: 1,
+		labels: withPair(e.idNameType, labelPair("state", discreteStateName(&e.info, off)))}
+	if e.states[off].CompareAndSwap(nil, s) {
+		return s
+	}
+	return e.states[off].Load()
 }
 
 // factorCache remembers the factors of a non-linear sensor: they hold
@@ -253,7 +269,7 @@ func (c *factorCache) covers(raw uint8) bool {
 func buildSensorTable(repo *sdr.Repository, module *config.Module) *sensorTable {
 	infos := repo.Sensors()
 	names := uniqueNames(infos)
-	tbl := &sensorTable{repo: repo, module: module}
+	tbl := &sensorTable{records: repo.Records, module: module}
 	tbl.sensors = make([]sensorEntry, 0, len(infos))
 	// The six threshold label pairs are shared by every sensor.
 	var thresholdPairs [6]*dto.LabelPair
@@ -265,13 +281,14 @@ func buildSensorTable(repo *sdr.Repository, module *config.Module) *sensorTable 
 		if module.ExcludesSensor(info.RecordID) {
 			continue
 		}
-		e := sensorEntry{
+		tbl.sensors = append(tbl.sensors, sensorEntry{
 			info:      *info,
 			name:      names[i],
 			target:    info.Target(),
 			fam:       familyOf(info),
 			nonLinear: info.NeedsFactors(),
-		}
+		})
+		e := &tbl.sensors[len(tbl.sensors)-1]
 		id := strconv.Itoa(int(info.RecordID))
 		typeName := labelValue(info.SensorType.String())
 		idPair, namePair := labelPair("id", id), labelPair("name", e.name)
@@ -295,8 +312,8 @@ func buildSensorTable(repo *sdr.Repository, module *config.Module) *sensorTable 
 			}
 		}
 		e.static = slices.Clip(e.static)
-		tbl.sensors = append(tbl.sensors, e)
 	}
+	tbl.sensors = slices.Clip(tbl.sensors)
 	return tbl
 }
 
@@ -430,7 +447,8 @@ func prepareSensors(ctx context.Context, t *Target) (*sensorTable, error) {
 			// bmc collector reads the device identity again.
 			st.sdrGeneration++
 		}
-		st.repo, st.sensors, st.ownerRetry = repo, nil, nil
+		st.repo, st.ownerRetry = repo, nil
+		st.setSensors(nil)
 		logger := loggerOf(t)
 		level.Debug(logger).Log("msg", "SDR repository read", "records", len(repo.Records),
 			"restarts", repo.Restarts, "device_sdrs", repo.Device)
@@ -442,7 +460,16 @@ func prepareSensors(ctx context.Context, t *Target) (*sensorTable, error) {
 		}
 	}
 	if st.sensors == nil || st.sensors.module != module {
-		st.sensors = buildSensorTable(repo, module)
+		tbl := t.Tables.table(st.repo, module)
+		st.setSensors(tbl)
+		if len(tbl.records) > 0 && len(st.repo.Records) > 0 && &tbl.records[0] != &st.repo.Records[0] {
+			// Shared with a BMC whose records are the same: keep those,
+			// and let this walk's copy go. Info stays this BMC's, for
+			// the next Get SDR Repository Info to compare with.
+			shared := *st.repo
+			shared.Records = tbl.records
+			st.repo = &shared
+		}
 	}
 	return st.sensors, nil
 }
@@ -625,10 +652,10 @@ func readSensors(ctx context.Context, t *Target, tbl *sensorTable, ch chan<- pro
 	if len(clients) == 0 {
 		clients = []*ipmi.Client{t.Client}
 	}
-	if cap(tbl.reads) < len(tbl.sensors) {
-		tbl.reads = make([]sensorRead, len(tbl.sensors))
+	if cap(st.reads) < len(tbl.sensors) {
+		st.reads = make([]sensorRead, len(tbl.sensors))
 	}
-	reads := tbl.reads[:len(tbl.sensors)]
+	reads := st.reads[:len(tbl.sensors)]
 	n, stopErr := readAll(ctx, clients, st, tbl, reads, now)
 
 	// At most two fresh series per sensor: value and state. One
@@ -674,18 +701,14 @@ func readSensors(ctx context.Context, t *Target, tbl *sensorTable, ch chan<- pro
 			emit(fam.state, stateLabels, math.NaN())
 			continue
 		}
-		emit(fam.value, stateLabels, sensorValue(ctx, t, e, &s)*fam.scale)
+		emit(fam.value, stateLabels, sensorValue(ctx, t, i, e, &s)*fam.scale)
 		emit(fam.state, stateLabels, stateValue(s.Severity()))
 		if states, ok := s.States(); ok {
 			for off := uint8(0); off < maxStates; off++ {
 				if states&(1<<off) == 0 {
 					continue
 				}
-				if e.states[off] == nil {
-					e.states[off] = &sample{desc: sensorDiscreteStateDesc, value: 1,
-						labels: withPair(e.idNameType, labelPair("state", discreteStateName(&e.info, off)))}
-				}
-				ch <- e.states[off]
+				ch <- e.stateSample(off)
 			}
 		}
 	}
@@ -701,7 +724,7 @@ func readSensors(ctx context.Context, t *Target, tbl *sensorTable, ch chan<- pro
 // sensorValue converts a reading; NaN when the sensor has no numeric
 // reading (discrete sensors, no analog format) or a non-linear sensor's
 // factors cannot be read.
-func sensorValue(ctx context.Context, t *Target, e *sensorEntry, s *sdr.Sensor) float64 {
+func sensorValue(ctx context.Context, t *Target, i int, e *sensorEntry, s *sdr.Sensor) float64 {
 	if s.EventType.IsDiscrete() {
 		return math.NaN()
 	}
@@ -712,16 +735,22 @@ func sensorValue(ctx context.Context, t *Target, e *sensorEntry, s *sdr.Sensor) 
 		return math.NaN()
 	}
 	raw := s.Reading.Reading
-	if !e.factors.covers(raw) {
+	st := t.State
+	fc := st.factors[i]
+	if !fc.covers(raw) {
 		var resp command.GetSensorReadingFactorsResponse
 		req := command.GetSensorReadingFactorsRequest{Number: e.info.Number, Reading: raw}
 		if err := t.Client.DoTarget(ctx, e.target, &req, &resp); err != nil {
 			level.Debug(loggerOf(t)).Log("msg", "reading factors unavailable", "sensor", e.name, "err", err)
 			return math.NaN()
 		}
-		e.factors = factorCache{valid: true, from: raw, next: resp.NextReading, factors: resp.Factors}
+		fc = factorCache{valid: true, from: raw, next: resp.NextReading, factors: resp.Factors}
+		if st.factors == nil {
+			st.factors = make(map[int]factorCache)
+		}
+		st.factors[i] = fc
 	}
-	if v, ok := s.ValueWithFactors(e.factors.factors); ok {
+	if v, ok := s.ValueWithFactors(fc.factors); ok {
 		return v
 	}
 	return math.NaN()

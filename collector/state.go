@@ -40,9 +40,15 @@ type State struct {
 	now func() time.Time
 
 	// SDR repository and the sensor table prepared from it.
-	repo          *sdr.Repository
-	deviceSDR     bool // the BMC has no SDR repository: walk its device SDRs
-	sensors       *sensorTable
+	repo      *sdr.Repository
+	deviceSDR bool         // the BMC has no SDR repository: walk its device SDRs
+	sensors   *sensorTable // possibly shared with other BMCs: read only
+	// reads is the per-scrape outcome buffer of the sensor walk, reused
+	// across scrapes.
+	reads []sensorRead
+	// factors caches the reading factors of the non-linear sensors, by
+	// index in sensors.
+	factors       map[int]factorCache
 	sdrGeneration uint64 // incremented whenever a new repository was read
 	ownerRetry    map[wire.Target]time.Time
 
@@ -81,6 +87,12 @@ func (s *State) lock(ctx context.Context) error {
 }
 
 func (s *State) unlock() { <-s.sem }
+
+// setSensors replaces the sensor table, and drops what was kept per
+// sensor of the old one.
+func (s *State) setSensors(tbl *sensorTable) {
+	s.sensors, s.factors = tbl, nil
+}
 
 // SDRWalks is how many times the SDR repository was read in full.
 func (s *State) SDRWalks() uint64 { return s.walks.Load() }
