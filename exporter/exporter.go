@@ -66,6 +66,10 @@ type Exporter struct {
 	sdrHits     prometheus.Counter
 	requests    *prometheus.CounterVec
 	durations   prometheus.Histogram
+	text        textWriter
+	// registryText sends the text format through a registry too, as
+	// before the direct writer (tests and benchmarks compare the two).
+	registryText bool
 }
 
 // New returns an Exporter.
@@ -77,7 +81,8 @@ func New(opts Options) *Exporter {
 		opts.Resolver = net.DefaultResolver
 	}
 	x := &Exporter{
-		opts: opts,
+		opts:         opts,
+		registryText: registryTextDefault,
 		sdrWalks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ipmi_fleet_exporter_sdr_walks_total",
 			Help: "SDR repository walks (first scrape of a BMC, or its repository changed).",
@@ -164,8 +169,24 @@ func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // It does what promhttp does, but compresses with gzip at BestSpeed: at the
 // default level gzip was over a third of the exporter's CPU per scrape
 // (docs/benchmarks.md), and the highly repetitive exposition text
-// compresses nearly as well at level 1.
+// compresses nearly as well at level 1. The text format is written
+// directly, without a registry (text.go), unless the metrics need the
+// registry's handling.
 func (x *Exporter) writeMetrics(w http.ResponseWriter, r *http.Request, metrics []prometheus.Metric, logger log.Logger) {
+	format := expfmt.Negotiate(r.Header)
+	if !x.registryText && directTextFormat(format) {
+		s := x.text.getScratch()
+		defer x.text.putScratch(s)
+		err := x.text.appendText(s, metrics)
+		if err == nil {
+			x.respond(w, r, format, logger, func(out io.Writer) error {
+				_, err := out.Write(s.buf.Bytes())
+				return err
+			})
+			return
+		}
+		level.Debug(logger).Log("msg", "writing the text exposition through a registry", "err", err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(constCollector(metrics))
 	families, err := reg.Gather()
@@ -174,7 +195,23 @@ func (x *Exporter) writeMetrics(w http.ResponseWriter, r *http.Request, metrics 
 		// gathered, as promhttp.ContinueOnError would, and say so.
 		level.Error(logger).Log("msg", "gathering the scrape's metrics", "err", err)
 	}
-	format := expfmt.Negotiate(r.Header)
+	x.respond(w, r, format, logger, func(out io.Writer) error {
+		enc := expfmt.NewEncoder(out, format)
+		for _, mf := range families {
+			if err := enc.Encode(mf); err != nil {
+				return err
+			}
+		}
+		if c, ok := enc.(expfmt.Closer); ok {
+			return c.Close()
+		}
+		return nil
+	})
+}
+
+// respond sets the response headers for format and the scraper's
+// Accept-Encoding, and has write write the body, gzipped if asked.
+func (x *Exporter) respond(w http.ResponseWriter, r *http.Request, format expfmt.Format, logger log.Logger, write func(io.Writer) error) {
 	w.Header().Set("Content-Type", string(format))
 	var out io.Writer = w
 	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
@@ -193,15 +230,8 @@ func (x *Exporter) writeMetrics(w http.ResponseWriter, r *http.Request, metrics 
 		}()
 		out = gz
 	}
-	enc := expfmt.NewEncoder(out, format)
-	for _, mf := range families {
-		if err := enc.Encode(mf); err != nil {
-			level.Debug(logger).Log("msg", "writing the scrape response", "err", err)
-			return
-		}
-	}
-	if c, ok := enc.(expfmt.Closer); ok {
-		c.Close()
+	if err := write(out); err != nil {
+		level.Debug(logger).Log("msg", "writing the scrape response", "err", err)
 	}
 }
 

@@ -41,7 +41,7 @@ const (
 // compared exactly with the model's.
 var testEpoch = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 
-func startFleet(t *testing.T, profile string, n int) *simulator.Fleet {
+func startFleet(t testing.TB, profile string, n int) *simulator.Fleet {
 	t.Helper()
 	p, err := simmodel.LoadProfile(profile)
 	if err != nil {

@@ -1,0 +1,425 @@
+package exporter
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/config"
+	"github.com/ipmifleet/ipmi_fleet_exporter/pool"
+)
+
+// collectProfile scrapes one simulated BMC of profile twice (cold, then
+// warm) and returns an Exporter and the warm scrape's metrics.
+func collectProfile(t testing.TB, profile string) (*Exporter, []prometheus.Metric) {
+	t.Helper()
+	fleet := startFleet(t, profile, 1)
+	cfg, _, err := config.Parse([]byte(moduleYAML(simUser, simPassword, "")), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := config.NewFixedStore(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pool.New(pool.Options{MaxInFlight: 4}, nil)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		p.Close(ctx)
+	})
+	x := New(Options{Store: store, Pool: p, Dial: SessionDialer(nil), IsSessionBroken: IsSessionBroken, Logger: log.NewNopLogger()})
+	m, ok := store.Current().Module(config.DefaultModuleName)
+	if !ok {
+		t.Fatal("no default module")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	addr := fleet.BMC(0).Addr().String()
+	x.collect(ctx, addr, m, log.NewNopLogger())
+	return x, x.collect(ctx, addr, m, log.NewNopLogger())
+}
+
+// render answers a scrape of metrics through writeMetrics, by the direct
+// writer or the registry, gzipped or not, and returns the decoded body.
+func render(t testing.TB, x *Exporter, metrics []prometheus.Metric, registry, gz bool) string {
+	t.Helper()
+	x.registryText = registry
+	defer func() { x.registryText = false }()
+	req := httptest.NewRequest(http.MethodGet, "/?target=x", nil)
+	if gz {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	rec := httptest.NewRecorder()
+	x.writeMetrics(rec, req, metrics, log.NewNopLogger())
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	body := rec.Body.Bytes()
+	if gz {
+		if rec.Header().Get("Content-Encoding") != "gzip" {
+			t.Fatalf("Content-Encoding %q", rec.Header().Get("Content-Encoding"))
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body, err = io.ReadAll(zr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return string(body)
+}
+
+func parseText(t testing.TB, text string) map[string]*dto.MetricFamily {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("parsing the exposition: %v\n%s", err, text)
+	}
+	return mfs
+}
+
+// seriesKey is a series' labels in a canonical form.
+func seriesKey(m *dto.Metric) string {
+	var parts []string
+	for _, l := range m.GetLabel() {
+		parts = append(parts, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
+}
+
+func seriesValue(m *dto.Metric) float64 {
+	switch {
+	case m.Gauge != nil:
+		return m.GetGauge().GetValue()
+	case m.Counter != nil:
+		return m.GetCounter().GetValue()
+	case m.Untyped != nil:
+		return m.GetUntyped().GetValue()
+	}
+	return math.Inf(-1) // not expected here
+}
+
+func sameFloat(a, b float64) bool {
+	return a == b || math.IsNaN(a) && math.IsNaN(b)
+}
+
+// diffFamilies compares two parsed expositions: same families, help,
+// type, and set of series with equal values (NaN equals NaN).
+func diffFamilies(got, want map[string]*dto.MetricFamily) []string {
+	var diffs []string
+	for name, w := range want {
+		g, ok := got[name]
+		if !ok {
+			diffs = append(diffs, "missing family "+name)
+			continue
+		}
+		if g.GetHelp() != w.GetHelp() || g.GetType() != w.GetType() {
+			diffs = append(diffs, fmt.Sprintf("%s: help/type %q/%s, want %q/%s", name, g.GetHelp(), g.GetType(), w.GetHelp(), w.GetType()))
+		}
+		gs := map[string]float64{}
+		for _, m := range g.GetMetric() {
+			if _, dup := gs[seriesKey(m)]; dup {
+				diffs = append(diffs, fmt.Sprintf("%s{%s} twice", name, seriesKey(m)))
+			}
+			gs[seriesKey(m)] = seriesValue(m)
+		}
+		if len(gs) != len(w.GetMetric()) {
+			diffs = append(diffs, fmt.Sprintf("%s: %d series, want %d", name, len(gs), len(w.GetMetric())))
+		}
+		for _, m := range w.GetMetric() {
+			v, ok := gs[seriesKey(m)]
+			if !ok {
+				diffs = append(diffs, fmt.Sprintf("%s{%s} missing", name, seriesKey(m)))
+			} else if !sameFloat(v, seriesValue(m)) {
+				diffs = append(diffs, fmt.Sprintf("%s{%s} = %v, want %v", name, seriesKey(m), v, seriesValue(m)))
+			}
+		}
+	}
+	for name := range got {
+		if _, ok := want[name]; !ok {
+			diffs = append(diffs, "extra family "+name)
+		}
+	}
+	return diffs
+}
+
+// Over every simulator profile, the direct text exposition parses to what
+// the registry path gives, gzipped or not.
+func TestDirectTextMatchesRegistry(t *testing.T) {
+	for _, profile := range []string{"dual-socket-1u", "gpu-box", "edge-node"} {
+		t.Run(profile, func(t *testing.T) {
+			x, metrics := collectProfile(t, profile)
+			s := x.text.getScratch()
+			if err := x.text.appendText(s, metrics); err != nil {
+				t.Fatalf("the direct writer refused the scrape: %v", err)
+			}
+			x.text.putScratch(s)
+			want := parseText(t, render(t, x, metrics, true, false))
+			if !allUp(t, want) {
+				t.Fatalf("collectors not all up: %v", upValues(want))
+			}
+			for _, gz := range []bool{false, true} {
+				text := render(t, x, metrics, false, gz)
+				if diffs := diffFamilies(parseText(t, text), want); len(diffs) > 0 {
+					t.Errorf("gzip=%v: direct and registry expositions differ:\n%s", gz, strings.Join(diffs, "\n"))
+				}
+				if !gz {
+					promtoolCheck(t, text)
+				}
+			}
+		})
+	}
+}
+
+// Label values and help that need escaping come out byte for byte as
+// expfmt writes them.
+func TestDirectTextEscaping(t *testing.T) {
+	desc := prometheus.NewDesc("test_escape", "help \\ with\nnewline and \"quotes\"", []string{"v"}, prometheus.Labels{"c": "const \"q\" \\"})
+	var metrics []prometheus.Metric
+	for i, v := range []string{
+		"plain", `a "quoted" value`, `back\slash`, "new\nline", `\"\n`, strings.ToValidUTF8("bad \xff\xfe utf-8", "\uFFFD"), "",
+	} {
+		metrics = append(metrics, prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, []float64{1, 0, -1, 0.5, math.Inf(1), math.NaN(), math.Copysign(0, -1)}[i], v))
+	}
+	// Sorted as the registry sorts series, so the bytes can be compared.
+	slices.SortFunc(metrics, func(a, b prometheus.Metric) int {
+		var da, db dto.Metric
+		a.Write(&da)
+		b.Write(&db)
+		return strings.Compare(da.GetLabel()[1].GetValue(), db.GetLabel()[1].GetValue())
+	})
+	x := New(Options{})
+	s := x.text.getScratch()
+	defer x.text.putScratch(s)
+	if err := x.text.appendText(s, metrics); err != nil {
+		t.Fatal(err)
+	}
+	want := render(t, x, metrics, true, false)
+	if s.buf.String() != want {
+		t.Fatalf("direct:\n%s\nregistry:\n%s", s.buf.String(), want)
+	}
+	mfs := parseText(t, want)
+	if got := mfs["test_escape"].GetHelp(); got != "help \\ with\nnewline and \"quotes\"" {
+		t.Errorf("help %q", got)
+	}
+	if n := len(mfs["test_escape"].GetMetric()); n != 7 {
+		t.Errorf("%d series", n)
+	}
+}
+
+// failingMetric is a metric whose Write fails.
+type failingMetric struct{ desc *prometheus.Desc }
+
+func (m failingMetric) Desc() *prometheus.Desc  { return m.desc }
+func (m failingMetric) Write(*dto.Metric) error { return errors.New("no value") }
+
+// rawMetric is a gauge that writes its label pairs as given.
+type rawMetric struct {
+	desc   *prometheus.Desc
+	labels []string // name, value, ...
+}
+
+func (m rawMetric) Desc() *prometheus.Desc { return m.desc }
+func (m rawMetric) Write(d *dto.Metric) error {
+	for i := 0; i+1 < len(m.labels); i += 2 {
+		d.Label = append(d.Label, &dto.LabelPair{Name: &m.labels[i], Value: &m.labels[i+1]})
+	}
+	v := 4.0
+	d.Gauge = &dto.Gauge{Value: &v}
+	return nil
+}
+
+// Metrics the direct writer cannot handle send the response through the
+// registry, which serves them as before.
+func TestDirectTextFallsBack(t *testing.T) {
+	ok := prometheus.NewDesc("test_ok", "Fine.", []string{"l"}, nil)
+	okMetric := prometheus.MustNewConstMetric(ok, prometheus.GaugeValue, 1, "a")
+	typed := prometheus.NewDesc("test_typed", "Two types.", []string{"l"}, nil)
+	other := prometheus.NewDesc("test_ok", "Fine.", []string{"m"}, nil)
+	for name, foreign := range map[string][]prometheus.Metric{
+		"utf-8 name":         {prometheus.MustNewConstMetric(prometheus.NewDesc("test.dotted", "Dotted.", nil, nil), prometheus.GaugeValue, 2)},
+		"invalid desc":       {prometheus.MustNewConstMetric(prometheus.NewDesc("test_bad", "Bad.", nil, nil), prometheus.GaugeValue, 2), prometheus.NewInvalidMetric(prometheus.NewInvalidDesc(errors.New("broken")), errors.New("broken"))},
+		"write error":        {failingMetric{desc: prometheus.NewDesc("test_fail", "Fails.", nil, nil)}},
+		"summary":            {prometheus.MustNewConstSummary(prometheus.NewDesc("test_summary", "Summary.", nil, nil), 3, 1.5, map[float64]float64{0.5: 0.4})},
+		"histogram":          {prometheus.MustNewConstHistogram(prometheus.NewDesc("test_histogram", "Histogram.", nil, nil), 3, 1.5, map[float64]uint64{1: 2})},
+		"inconsistent types": {prometheus.MustNewConstMetric(typed, prometheus.GaugeValue, 1, "a"), prometheus.MustNewConstMetric(typed, prometheus.CounterValue, 1, "b")},
+		"name of two descs":  {prometheus.MustNewConstMetric(other, prometheus.GaugeValue, 3, "b")},
+		"invalid utf-8":      {rawMetric{desc: prometheus.NewDesc("test_utf8", "UTF-8.", []string{"l"}, nil), labels: []string{"l", "\xff"}}},
+		"labels not in desc": {rawMetric{desc: prometheus.NewDesc("test_labels", "Labels.", []string{"l"}, nil), labels: []string{"k", "v"}}},
+		"unsorted labels":    {rawMetric{desc: prometheus.NewDesc("test_sorted", "Sorted.", []string{"a", "b"}, nil), labels: []string{"b", "1", "a", "2"}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			metrics := append([]prometheus.Metric{okMetric}, foreign...)
+			x := New(Options{})
+			s := x.text.getScratch()
+			err := x.text.appendText(s, metrics)
+			x.text.putScratch(s)
+			if !errors.Is(err, errNotDirect) {
+				t.Fatalf("direct writer error %v, want a fallback", err)
+			}
+			for _, gz := range []bool{false, true} {
+				got := render(t, x, metrics, false, gz)
+				if want := render(t, x, metrics, true, gz); got != want {
+					t.Errorf("gzip=%v: fallback answered\n%s\nregistry\n%s", gz, got, want)
+				}
+				if !strings.Contains(got, `test_ok{l="a"} 1`) {
+					t.Errorf("gzip=%v: the valid series is missing:\n%s", gz, got)
+				}
+			}
+		})
+	}
+}
+
+// Formats other than the classic text go through the registry.
+func TestDirectTextOnlyForText(t *testing.T) {
+	for format, want := range map[expfmt.Format]bool{
+		expfmt.NewFormat(expfmt.TypeTextPlain):                       true,
+		expfmt.NewFormat(expfmt.TypeTextPlain) + "; escaping=values": true,
+		expfmt.NewFormat(expfmt.TypeTextPlain) + "; escaping=dots":   false,
+		expfmt.NewFormat(expfmt.TypeProtoDelim):                      false,
+		expfmt.NewFormat(expfmt.TypeOpenMetrics):                     false,
+	} {
+		if got := directTextFormat(format); got != want {
+			t.Errorf("directTextFormat(%q) = %v", format, got)
+		}
+	}
+	// Prometheus 2.x's Accept header, and none at all.
+	for _, accept := range []string{
+		"application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+		"",
+	} {
+		h := http.Header{}
+		if accept != "" {
+			h.Set("Accept", accept)
+		}
+		if f := expfmt.Negotiate(h); !directTextFormat(f) {
+			t.Errorf("Accept %q negotiates %q, not written directly", accept, f)
+		}
+	}
+}
+
+// parseDesc reads the Desc formats it must, and refuses the others.
+func TestParseDesc(t *testing.T) {
+	d := parseDesc(prometheus.NewDesc("a_b", "He\"lp\n", []string{"z", "b"}, prometheus.Labels{"m": "v,}\"="}).String())
+	if d.err != nil {
+		t.Fatal(d.err)
+	}
+	want := []descLabel{{name: "b"}, {name: "m", value: "v,}\"=", hasValue: true}, {name: "z"}}
+	if d.name != "a_b" || string(d.help) != "# HELP a_b He\"lp\\n\n" || !slices.Equal(d.labels, want) {
+		t.Fatalf("parsed %+v", d)
+	}
+	// Without the unit field (client_golang before 1.23).
+	d = parseDesc(`Desc{fqName: "x", help: "h", constLabels: {}, variableLabels: {c(y)}}`)
+	if d.err != nil || d.name != "x" || !slices.Equal(d.labels, []descLabel{{name: "y"}}) {
+		t.Fatalf("parsed %+v", d)
+	}
+	for _, s := range []string{
+		"", "Desc{", `Desc{fqName: "x"}`, `Desc{fqName: "x", help: "h", constLabels: {a}, variableLabels: {}}`,
+		`Desc{fqName: "x y", help: "h", constLabels: {}, variableLabels: {}}`,
+		`Desc{fqName: "x", help: "h", constLabels: {}, variableLabels: {a,a}}`,
+		`Desc{fqName: "x", help: "h", constLabels: {}, variableLabels: {__a}}`,
+		`Desc{fqName: "x", help: "h", constLabels: {}, variableLabels: {a}`,
+	} {
+		if d := parseDesc(s); d.err == nil {
+			t.Errorf("parseDesc(%q) accepted: %+v", s, d)
+		}
+	}
+}
+
+// FuzzWriteText: whatever the help, label values and values, the direct
+// exposition parses and carries them back, as the registry's does.
+func FuzzWriteText(f *testing.F) {
+	f.Add("help", "a", "b", 1.5)
+	f.Add("back\\slash\nnew \"line\"", "\"quoted\"\n", `\`, math.NaN())
+	f.Add("", "", "\xff", math.Inf(-1))
+	f.Add("\r\t", "\u2028", "x\x00y", -0.0)
+	f.Fuzz(func(t *testing.T, help, v1, v2 string, value float64) {
+		help = strings.ToValidUTF8(help, "\uFFFD")
+		v1, v2 = strings.ToValidUTF8(v1, "\uFFFD"), strings.ToValidUTF8(v2, "\uFFFD")
+		desc := prometheus.NewDesc("fuzz_metric", help, []string{"l"}, prometheus.Labels{"c": v2})
+		metrics := []prometheus.Metric{prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, value, v1)}
+		if v2 != v1 {
+			metrics = append(metrics, prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, -value, v2))
+		}
+		x := New(Options{})
+		s := x.text.getScratch()
+		defer x.text.putScratch(s)
+		if err := x.text.appendText(s, metrics); err != nil {
+			t.Fatal(err)
+		}
+		if !utf8.Valid(s.buf.Bytes()) {
+			t.Fatalf("not UTF-8: %q", s.buf.String())
+		}
+		got := parseText(t, s.buf.String())
+		mf := got["fuzz_metric"]
+		if mf.GetHelp() != help || mf.GetType() != dto.MetricType_GAUGE || len(mf.GetMetric()) != len(metrics) {
+			t.Fatalf("parsed %v from %q", mf, s.buf.String())
+		}
+		for i, m := range mf.GetMetric() {
+			want := map[string]string{"c": v2, "l": []string{v1, v2}[i]}
+			if l := labels(m); len(l) != 2 || l["c"] != want["c"] || l["l"] != want["l"] {
+				t.Fatalf("series %d labels %q, want %q", i, l, want)
+			}
+			if w := []float64{value, -value}[i]; !sameFloat(m.GetGauge().GetValue(), w) {
+				t.Fatalf("series %d value %v, want %v", i, m.GetGauge().GetValue(), w)
+			}
+		}
+		if diffs := diffFamilies(got, parseText(t, render(t, x, metrics, true, false))); len(diffs) > 0 {
+			t.Fatalf("direct and registry differ: %s", strings.Join(diffs, "; "))
+		}
+	})
+}
+
+// discardResponse is a ResponseWriter that drops the body.
+type discardResponse struct{ h http.Header }
+
+func (d *discardResponse) Header() http.Header         { return d.h }
+func (d *discardResponse) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardResponse) WriteHeader(int)             {}
+
+// BenchmarkWriteMetrics compares the registry and the direct text writer
+// on a warm scrape of the dual-socket-1u profile.
+func BenchmarkWriteMetrics(b *testing.B) {
+	x, metrics := collectProfile(b, "dual-socket-1u")
+	b.Logf("%d series", len(metrics))
+	for _, gz := range []bool{false, true} {
+		for _, path := range []string{"registry", "direct"} {
+			b.Run(fmt.Sprintf("gzip=%v/path=%s", gz, path), func(b *testing.B) {
+				x.registryText = path == "registry"
+				defer func() { x.registryText = false }()
+				req := httptest.NewRequest(http.MethodGet, "/?target=x", nil)
+				if gz {
+					req.Header.Set("Accept-Encoding", "gzip")
+				}
+				w := &discardResponse{h: http.Header{}}
+				logger := log.NewNopLogger()
+				b.ReportAllocs()
+				for b.Loop() {
+					clear(w.h)
+					x.writeMetrics(w, req, metrics, logger)
+				}
+			})
+		}
+	}
+}
