@@ -84,7 +84,7 @@ func BenchmarkColdSDR(b *testing.B) {
 	for b.Loop() {
 		f.target.State = NewState()
 		tbl, err := prepareSensors(ctx, f.target)
-		if err != nil || len(tbl.sensors) != 66 {
+		if err != nil || len(tbl.sensors) != 67 {
 			b.Fatalf("%v, %d sensors", err, len(tbl.sensors))
 		}
 	}
