@@ -33,6 +33,7 @@ var specMetrics = []string{
 	"ipmi_fleet_exporter_request_duration_seconds_count",
 	"ipmi_fleet_exporter_sdr_cache_hits_total",
 	"ipmi_fleet_exporter_sdr_walks_total",
+	"ipmi_fleet_exporter_sensor_tables",
 	"ipmi_fleet_exporter_scrapes_in_flight",
 	"ipmi_fleet_exporter_config_last_reload_successful",
 	"ipmi_fleet_exporter_build_info",

@@ -67,6 +67,10 @@ type Exporter struct {
 	requests    *prometheus.CounterVec
 	durations   prometheus.Histogram
 	text        textWriter
+	// tables shares sensor tables between BMCs whose SDR repositories
+	// hold the same records: a fleet is a few hardware models, and the
+	// table was most of a BMC's memory (docs/benchmarks.md).
+	tables *collector.SensorTables
 	// registryText sends the text format through a registry too, as
 	// before the direct writer (tests and benchmarks compare the two).
 	registryText bool
@@ -83,6 +87,7 @@ func New(opts Options) *Exporter {
 	x := &Exporter{
 		opts:         opts,
 		registryText: registryTextDefault,
+		tables:       collector.NewSensorTables(),
 		sdrWalks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ipmi_fleet_exporter_sdr_walks_total",
 			Help: "SDR repository walks (first scrape of a BMC, or its repository changed).",
@@ -102,7 +107,11 @@ func New(opts Options) *Exporter {
 		}),
 	}
 	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(x.sdrWalks, x.sdrHits, x.requests, x.durations)
+		tables := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ipmi_fleet_exporter_sensor_tables",
+			Help: "Sensor tables held, each shared by the BMCs whose SDR repositories hold the same records (about one per hardware model and module).",
+		}, func() float64 { return float64(x.tables.Len()) })
+		opts.Registerer.MustRegister(x.sdrWalks, x.sdrHits, x.requests, x.durations, tables)
 	}
 	return x
 }
@@ -374,7 +383,7 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 				st.authErr = nil
 			}
 		}
-		t := &collector.Target{Module: m, State: st.collector, Logger: logger}
+		t := &collector.Target{Module: m, State: st.collector, Logger: logger, Tables: x.tables}
 		if openErr == nil {
 			if st.session != e.Session {
 				// One client per request the module keeps in

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"math"
 	"net/http"
@@ -76,6 +77,7 @@ func modelOf(t *testing.T, b *simulator.BMC) *simmodel.BMC {
 type harness struct {
 	srv  *httptest.Server
 	pool *pool.Pool
+	reg  *prometheus.Registry // the exporter's own metrics
 }
 
 // newHarness serves the exporter handler with the production dialer and
@@ -91,7 +93,9 @@ func newHarness(t *testing.T, yaml string) *harness {
 		t.Fatal(err)
 	}
 	p := pool.New(pool.Options{MaxInFlight: 64}, nil)
+	reg := prometheus.NewRegistry()
 	x := New(Options{
+		Registerer:      reg,
 		Store:           store,
 		Pool:            p,
 		Dial:            SessionDialer(nil),
@@ -100,7 +104,7 @@ func newHarness(t *testing.T, yaml string) *harness {
 		Logger:          log.NewNopLogger(),
 	})
 	srv := httptest.NewServer(x)
-	h := &harness{srv: srv, pool: p}
+	h := &harness{srv: srv, pool: p, reg: reg}
 	t.Cleanup(func() {
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -537,5 +541,38 @@ func TestScrapeResponseCompression(t *testing.T) {
 	}
 	if strip(unzipped) != strip(plain) || !strings.Contains(string(plain), "ipmi_up{collector=\"ipmi\"} 1") {
 		t.Fatalf("gzip and plain answers differ:\n%s\n---\n%s", unzipped, plain)
+	}
+}
+
+// TestBMCsOfOneModelShareASensorTable: the sensor table was most of a
+// BMC's memory; BMCs with the same SDR records hold one between them, and
+// each still reads its own sensors.
+func TestBMCsOfOneModelShareASensorTable(t *testing.T) {
+	servers := startFleet(t, "dual-socket-1u", 3)
+	edge := startFleet(t, "edge-node", 1)
+	h := newHarness(t, moduleYAML(simUser, simPassword, ""))
+	bmcs := []*simulator.BMC{servers.BMC(0), servers.BMC(1), servers.BMC(2), edge.BMC(0)}
+	for _, b := range bmcs {
+		mfs, _ := h.scrape(t, b.Addr().String())
+		if !allUp(t, mfs) {
+			t.Fatalf("%s: not every collector up", b.Addr())
+		}
+		if len(sensorValues(mfs)) == 0 {
+			t.Fatalf("%s: no sensor values", b.Addr())
+		}
+	}
+	families, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := -1.0
+	for _, mf := range families {
+		if mf.GetName() == "ipmi_fleet_exporter_sensor_tables" {
+			got = mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	// The pool's entries keep every State, and so every table, alive.
+	if got != 2 {
+		t.Fatalf("ipmi_fleet_exporter_sensor_tables = %v after scraping 3 BMCs of one model and 1 of another, want 2", got)
 	}
 }
