@@ -85,9 +85,8 @@ func New(opts Options) *Exporter {
 		opts.Resolver = net.DefaultResolver
 	}
 	x := &Exporter{
-		opts:         opts,
-		registryText: registryTextDefault,
-		tables:       collector.NewSensorTables(),
+		opts:   opts,
+		tables: collector.NewSensorTables(),
 		sdrWalks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ipmi_fleet_exporter_sdr_walks_total",
 			Help: "SDR repository walks (first scrape of a BMC, or its repository changed).",
