@@ -56,6 +56,7 @@ type Session struct {
 	obs  Observer
 	addr string // host:port as dialled
 	conn *net.UDPConn
+	sock *datagramSocket // conn's datagram I/O (socket.go)
 	// kick makes a blocked Read return, so a reader notices its caller's
 	// context being cancelled (see Exchange).
 	kick func()
@@ -122,6 +123,7 @@ func newSession(cfg Config, addr string, conn *net.UDPConn) *Session {
 		obs:       cfg.Observer,
 		addr:      addr,
 		conn:      conn,
+		sock:      newDatagramSocket(conn),
 		slots:     make(chan struct{}, cfg.Window),
 		readToken: make(chan struct{}, 1),
 		rbuf:      make([]byte, readBufferSize),
@@ -666,7 +668,7 @@ func (s *Session) readUntil(ctx context.Context, r *request, wake time.Time) err
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n, err := s.conn.Read(s.rbuf)
+		n, err := s.sock.read(s.rbuf)
 		if err != nil {
 			if isTimeout(err) {
 				if err := ctx.Err(); err != nil {
@@ -708,7 +710,7 @@ func (s *Session) sendLocked(r *request) error {
 		return fmt.Errorf("ipmi session: encode %s: %w", CommandName(r.netFn, r.cmd), err)
 	}
 	s.sendBuf = pkt
-	if _, err := s.conn.Write(pkt); err != nil {
+	if _, err := s.sock.write(pkt); err != nil {
 		return s.netError(err)
 	}
 	return nil
