@@ -5,6 +5,7 @@
 //
 //	benchreport compare DIR
 //	benchreport scale DIR
+//	benchreport ab DIR
 package main
 
 import (
@@ -70,8 +71,8 @@ type phase struct {
 }
 
 func main() {
-	if len(os.Args) != 3 || (os.Args[1] != "compare" && os.Args[1] != "scale") {
-		fmt.Fprintln(os.Stderr, "usage: benchreport compare|scale DIR")
+	if len(os.Args) != 3 || (os.Args[1] != "compare" && os.Args[1] != "scale" && os.Args[1] != "ab") {
+		fmt.Fprintln(os.Stderr, "usage: benchreport compare|scale|ab DIR")
 		os.Exit(2)
 	}
 	rs, err := loadDir(os.Args[2])
@@ -79,10 +80,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
 	}
-	if os.Args[1] == "compare" {
+	switch os.Args[1] {
+	case "compare":
 		compareReport(os.Stdout, rs)
-	} else {
+	case "scale":
 		scaleReport(os.Stdout, rs)
+	case "ab":
+		abReport(os.Stdout, rs)
 	}
 }
 
@@ -393,4 +397,48 @@ func scaleReport(w io.Writer, all []result) {
 	}
 	fmt.Fprintln(w)
 	errorsSection(w, rs)
+}
+
+// abReport is bench/abcpu.sh's table: CPU per 1,000 warm scrapes of each
+// build, every repetition and the median, and the median's ratio to the
+// first build's (meta build=NAME, order=I, rep=R).
+func abReport(w io.Writer, all []result) {
+	rs := set(all).where("kind", "ab")
+	type build struct {
+		name  string
+		order int
+	}
+	var builds []build
+	seen := map[string]bool{}
+	for _, r := range rs {
+		if b := r.Meta["build"]; !seen[b] {
+			seen[b] = true
+			o, _ := strconv.Atoi(r.Meta["order"])
+			builds = append(builds, build{b, o})
+		}
+	}
+	sort.Slice(builds, func(i, j int) bool { return builds[i].order < builds[j].order })
+	fmt.Fprintln(w, "| build | CPU s / 1,000 warm scrapes, per repetition | median | ÷ first | round trips per scrape | ok |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	var first float64
+	for i, b := range builds {
+		s := rs.where("build", b.name)
+		sort.Slice(s, func(i, j int) bool {
+			a, _ := strconv.Atoi(s[i].Meta["rep"])
+			b, _ := strconv.Atoi(s[j].Meta["rep"])
+			return a < b
+		})
+		var each []string
+		for k := range s {
+			if p := s[k].phase("warm"); p != nil {
+				each = append(each, num(p.CPUPer1000, 2))
+			}
+		}
+		m := s.med("warm", cpuK)
+		if i == 0 {
+			first = m
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", b.name, strings.Join(each, ", "), num(m, 2),
+			num(m/first, 2), num(s.med("warm", relayIn), 1), pct(s.med("warm", okFrac)))
+	}
 }

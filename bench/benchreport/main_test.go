@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -25,6 +26,11 @@ func TestReports(t *testing.T) {
 		write("t-"+rtt+".json", `{"n":"1","rtt":"`+rtt+`","who":"theirs","module":"default","kind":"spread","rep":"1"}`, 100, 40)
 	}
 	write("s.json", `{"kind":"scale","n":"1000","latency":"0ms","rep":"1"}`, 3, 1)
+	for i, cpu := range []float64{2.5, 2.4, 2.6} {
+		rep := strconv.Itoa(i + 1)
+		write("a"+rep+".json", `{"kind":"ab","build":"old","order":"0","rep":"`+rep+`"}`, 3, cpu)
+		write("b"+rep+".json", `{"kind":"ab","build":"new","order":"1","rep":"`+rep+`"}`, 3, cpu-0.5)
+	}
 	rs, err := loadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -33,6 +39,12 @@ func TestReports(t *testing.T) {
 	compareReport(&b, rs)
 	if !strings.Contains(b.String(), "| 1 | 100.0 / 100.0 (1.00) |") || !strings.Contains(b.String(), "50.0 / 100.0 (0.50)") {
 		t.Errorf("compare report:\n%s", b.String())
+	}
+	b.Reset()
+	abReport(&b, rs)
+	if !strings.Contains(b.String(), "| old | 2.50, 2.40, 2.60 | 2.50 | 1.00 | 10.0 | 100.0% |") ||
+		!strings.Contains(b.String(), "| new | 2.00, 1.90, 2.10 | 2.00 | 0.80 |") {
+		t.Errorf("ab report:\n%s", b.String())
 	}
 	b.Reset()
 	scaleReport(&b, rs)
