@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -122,13 +123,28 @@ func LaunchFleet(ctx context.Context, n int, opts IPMISimOptions, stateRoot stri
 	if n <= 0 {
 		return nil, fmt.Errorf("fleet size %d", n)
 	}
-	base := opts.Port
-	if base == 0 {
-		var err error
+	if opts.Port != 0 {
+		return launchFleetAt(ctx, n, opts, opts.Port, stateRoot)
+	}
+	// A free range can still be taken between the search and the binds
+	// (another test's fleet searching at the same time): start again on a
+	// new range when a port turns out to be in use.
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var base int
 		if base, err = freeUDPRange(n); err != nil {
 			return nil, err
 		}
+		var sims []*IPMISim
+		sims, err = launchFleetAt(ctx, n, opts, base, stateRoot)
+		if err == nil || !strings.Contains(err.Error(), "Address already in use") || ctx.Err() != nil {
+			return sims, err
+		}
 	}
+	return nil, err
+}
+
+func launchFleetAt(ctx context.Context, n int, opts IPMISimOptions, base int, stateRoot string) ([]*IPMISim, error) {
 	sims := make([]*IPMISim, 0, n)
 	for i := 0; i < n; i++ {
 		o := opts
@@ -413,8 +429,24 @@ func freePort(network string) (int, error) {
 	}
 }
 
-// freeUDPRange finds n consecutive free UDP ports on 127.0.0.1.
+// freeUDPRange finds n consecutive free UDP ports on 127.0.0.1, below the
+// kernel's ephemeral port range when there is room. The simulators bind
+// their ports one after another, seconds apart for a large fleet: a range
+// inside the ephemeral one can meanwhile be taken by any process's client
+// socket (a 200-BMC benchmark fleet lost port 46777 that way), while a
+// port below it is only ever taken by an explicit bind.
 func freeUDPRange(n int) (int, error) {
+	lo, hi := fleetPortLow, ephemeralLow()
+	if hi-lo >= 2*n {
+		span := hi - lo - n
+		start := lo + rand.IntN(span)
+		for i := 0; i < 50; i++ {
+			base := lo + (start-lo+i*n)%span
+			if udpRangeFree(base, n) {
+				return base, nil
+			}
+		}
+	}
 	for attempt := 0; attempt < 50; attempt++ {
 		base, err := freePort("udp")
 		if err != nil {
@@ -423,22 +455,49 @@ func freeUDPRange(n int) (int, error) {
 		if base+n > 65535 {
 			continue
 		}
-		ok := true
-		var held []net.PacketConn
-		for p := base; p < base+n; p++ {
-			c, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			if err != nil {
-				ok = false
-				break
-			}
-			held = append(held, c)
-		}
-		for _, c := range held {
-			c.Close()
-		}
-		if ok {
+		if udpRangeFree(base, n) {
 			return base, nil
 		}
 	}
 	return 0, errors.New("no range of free UDP ports found")
+}
+
+// fleetPortLow is the lowest port a fleet takes: above the registered
+// services' ports and the bench scripts' fixed ports (23990-26199).
+const fleetPortLow = 27000
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768
+// when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 32768
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil || lo <= 0 || lo > 65535 {
+		return 32768
+	}
+	return lo
+}
+
+// udpRangeFree reports whether ports base..base+n-1 can all be bound.
+func udpRangeFree(base, n int) bool {
+	var held []net.PacketConn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for p := base; p < base+n; p++ {
+		c, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			return false
+		}
+		held = append(held, c)
+	}
+	return true
 }

@@ -3,8 +3,10 @@ package testbed
 import (
 	"context"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -553,5 +555,30 @@ func TestIPMISimFleet(t *testing.T) {
 	}
 	if err := Ping(ctx, sims[1].Addr, 300*time.Millisecond); err == nil {
 		t.Error("stopped simulator still answers")
+	}
+}
+
+// Fleets take ports below the ephemeral range, where no client socket can
+// take one between the search and the simulators' binds.
+func TestFreeUDPRangeBelowEphemeral(t *testing.T) {
+	n := 200
+	base, err := freeUDPRange(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo := ephemeralLow(); lo-fleetPortLow >= 2*n && (base < fleetPortLow || base+n > lo) {
+		t.Fatalf("range %d-%d, want inside %d-%d", base, base+n-1, fleetPortLow, lo-1)
+	}
+	if !udpRangeFree(base, n) {
+		t.Fatalf("range %d-%d not free", base, base+n-1)
+	}
+	// A port of the range in use makes the range not free.
+	c, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(base+n/2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if udpRangeFree(base, n) {
+		t.Fatal("range with a bound port reported free")
 	}
 }
