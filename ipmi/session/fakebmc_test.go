@@ -72,6 +72,7 @@ type fakeFaults struct {
 	spoofPortFirst     int // ... from another source port first
 	unauthFirst        int // ... unauthenticated first (integrity stripped)
 	expireSessions     bool
+	idleTimeout        time.Duration // forget a session quiet for longer, silently
 	sessionlessOnLost  bool // answer requests for unknown sessions outside a session (cc 0xFF)
 	statusOnLost       bool // answer them with an RMCP+ Open Session Response, status 0x02
 	bridgeEmbedded     bool // bridged answers embedded in the Send Message response
@@ -91,6 +92,7 @@ type fakeSession struct {
 	integrity crypto.Integrity
 	aes       *crypto.AESCBC128
 	active    bool
+	lastSeen  time.Time // of the last in-session request, for idleTimeout
 	outSeq    uint32
 	priv      wire.PrivilegeLevel
 	// IPMI v1.5
@@ -583,10 +585,12 @@ func (b *fakeBMC) rakp3(p []byte) [][]byte {
 // inSession handles an IPMI request on an active session; seal encodes
 // one reply for the session (consuming a sequence number).
 func (b *fakeBMC) inSession(ss *fakeSession, m wire.Message, seal func([]byte) []byte) [][]byte {
-	if b.faults.expireSessions {
+	if b.faults.expireSessions ||
+		(b.faults.idleTimeout > 0 && !ss.lastSeen.IsZero() && time.Since(ss.lastSeen) > b.faults.idleTimeout) {
 		delete(b.sessions, ss.bmcID)
 		return b.lostSession(m, !ss.v15)
 	}
+	ss.lastSeen = time.Now()
 	b.clientRqSeqs = append(b.clientRqSeqs, m.Seq)
 	b.count["requests"]++
 	var out []byte

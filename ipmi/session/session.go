@@ -39,7 +39,10 @@ var (
 	// errSessionGone: the BMC answered outside our session, i.e. it no
 	// longer knows it.
 	errSessionGone = errors.New("BMC answered outside the session")
-	errTooLong     = errors.New("ipmi session: message too long")
+	// errPresumedExpired: the session has been quiet for longer than this
+	// BMC was seen to keep an idle session (see staleness).
+	errPresumedExpired = errors.New("session quiet for longer than the BMC keeps idle sessions")
+	errTooLong         = errors.New("ipmi session: message too long")
 )
 
 // readBufferSize holds any IPMI LAN datagram: the largest RMCP+ packet
@@ -86,6 +89,14 @@ type Session struct {
 	// its answer: if a request sent after ours was answered, the session
 	// is alive even though ours was not.
 	answeredSince time.Time
+	// expiredAfter is the shortest quiet time (since answeredSince) after
+	// which this BMC was found to have dropped the session, 0 if never;
+	// presumed counts the logins made on that evidence alone since it was
+	// last checked, and recheckEvery how many to make before checking it
+	// again (see staleness).
+	expiredAfter time.Duration
+	presumed     int
+	recheckEvery int
 	// Encode buffers, reused by every send.
 	msgBuf, innerBuf, sendBuf []byte
 	// rbuf is read into by the readToken holder, then processed under mu.
@@ -130,6 +141,8 @@ func newSession(cfg Config, addr string, conn *net.UDPConn) *Session {
 		msgBuf:    make([]byte, 0, 300),
 		innerBuf:  make([]byte, 0, 300),
 		sendBuf:   make([]byte, 0, 400),
+
+		recheckEvery: recheckExpiryEvery,
 	}
 	s.kick = func() { _ = s.conn.SetReadDeadline(time.Unix(1, 0)) }
 	return s
@@ -293,7 +306,7 @@ func (s *Session) exchange(ctx context.Context, target wire.Target, netFn wire.N
 		if reopened {
 			return 0, nil, fmt.Errorf("%w: %w", ErrSessionLost, err)
 		}
-		if herr := s.reopen(ctx, gen); herr != nil {
+		if herr := s.reopen(ctx, gen, errors.Is(err, errPresumedExpired)); herr != nil {
 			return 0, nil, fmt.Errorf("%w (%w); re-establishing: %w", ErrSessionLost, err, herr)
 		}
 		reopened = true
@@ -307,19 +320,62 @@ func (s *Session) exchange(ctx context.Context, target wire.Target, netFn wire.N
 // (at least two retransmit intervals) before the session is presumed gone
 // and logged into again, instead of the full Timeout: at a 60 s scrape
 // interval that was a 4 s stall on every third scrape of a fleet.
-const staleProbeTimeout = time.Second
+//
+// Once a probe has found the session gone after some quiet time, the
+// session remembers it (expiredAfter): a request after at least that much
+// quiet logs in again at once, without the probe's wait (with ipmi_sim,
+// whose sessions last 30 s, that was a 1.3 s stall on every scrape at a
+// 60 s interval). The old session still gets a Close Session, without
+// waiting for its answer, in case it was alive after all. Every
+// recheckExpiryEvery such logins the probe runs instead, so a limit
+// learnt from a network outage or a BMC reset is forgotten when the
+// session turns out to survive.
+const (
+	staleProbeTimeout  = time.Second
+	recheckExpiryEvery = 8
+)
 
-// staleAwareTimeout is how long a request sent now may go unanswered
-// before the session is presumed dead.
-func (s *Session) staleAwareTimeout(now time.Time) time.Duration {
+// staleness is how long a session has been quiet at now, how long a
+// request sent now may go unanswered before the session is presumed dead,
+// and whether it is presumed dead already (log in again without asking).
+func (s *Session) staleness(now time.Time) (quiet, timeout time.Duration, expired bool) {
 	s.mu.Lock()
-	last := s.answeredSince
-	s.mu.Unlock()
-	probe := max(staleProbeTimeout, 2*s.cfg.RetryInterval)
-	if !last.IsZero() && now.Sub(last) > s.cfg.StaleAfter && probe < s.cfg.Timeout {
-		return probe
+	defer s.mu.Unlock()
+	if s.answeredSince.IsZero() {
+		return 0, s.cfg.Timeout, false
 	}
-	return s.cfg.Timeout
+	quiet = now.Sub(s.answeredSince)
+	if quiet <= s.cfg.StaleAfter {
+		return quiet, s.cfg.Timeout, false
+	}
+	if s.expiredAfter > 0 && quiet >= s.expiredAfter {
+		if s.presumed < s.recheckEvery {
+			s.presumed++
+			return quiet, 0, true
+		}
+		s.presumed = 0 // probe this time: is the limit still right?
+	}
+	if probe := max(staleProbeTimeout, 2*s.cfg.RetryInterval); probe < s.cfg.Timeout {
+		return quiet, probe, false
+	}
+	return quiet, s.cfg.Timeout, false
+}
+
+// sessionOutlived records the outcome of a request sent after quiet time
+// quiet beyond Config.StaleAfter: whether the BMC had dropped the session.
+func (s *Session) sessionOutlived(quiet time.Duration, dropped bool) {
+	if quiet <= s.cfg.StaleAfter {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case dropped && (s.expiredAfter == 0 || quiet < s.expiredAfter):
+		s.expiredAfter = quiet
+		s.presumed = 0
+	case !dropped && s.expiredAfter > 0 && quiet >= s.expiredAfter:
+		s.expiredAfter = 0 // it kept the session longer than that after all
+	}
 }
 
 // exchangeOnce runs one attempt of r on the current session. dead reports
@@ -336,7 +392,10 @@ func (s *Session) exchangeOnce(ctx context.Context, r *request) (gen uint64, dea
 		return gen, true, errors.New("no session")
 	}
 	now := time.Now()
-	timeout := s.staleAwareTimeout(now)
+	quiet, timeout, expired := s.staleness(now)
+	if expired {
+		return gen, true, errPresumedExpired
+	}
 	deadline := now.Add(timeout)
 	ctxDeadline, hasDeadline := ctx.Deadline()
 	if hasDeadline && ctxDeadline.Before(deadline) {
@@ -346,8 +405,10 @@ func (s *Session) exchangeOnce(ctx context.Context, r *request) (gen uint64, dea
 	switch {
 	case err == nil && errors.Is(r.err, errSessionGone):
 		r.err = nil
+		s.sessionOutlived(quiet, true)
 		return gen, true, errSessionGone
 	case err == nil:
+		s.sessionOutlived(quiet, false)
 		return gen, false, nil
 	case errors.Is(err, errAttemptExpired):
 		s.mu.Lock()
@@ -359,6 +420,9 @@ func (s *Session) exchangeOnce(ctx context.Context, r *request) (gen uint64, dea
 		// at all would not do: a late duplicate of an earlier answer
 		// proves nothing about now.)
 		dead = !heard && !(r.bridged && r.acked)
+		if dead {
+			s.sessionOutlived(quiet, true)
+		}
 		return gen, dead, fmt.Errorf("%w: %s after %v", ErrTimeout, CommandName(r.netFn, r.cmd), timeout)
 	case errors.Is(err, context.DeadlineExceeded):
 		return gen, false, fmt.Errorf("%w: %s: %w", ErrTimeout, CommandName(r.netFn, r.cmd), err)
@@ -369,8 +433,10 @@ func (s *Session) exchangeOnce(ctx context.Context, r *request) (gen uint64, dea
 }
 
 // reopen replaces the session of generation gen with a new one, unless a
-// concurrent caller already did.
-func (s *Session) reopen(ctx context.Context, gen uint64) error {
+// concurrent caller already did. presumed: the old session is presumed
+// expired without having been asked (see staleness), so its Close Session
+// is sent without waiting for an answer.
+func (s *Session) reopen(ctx context.Context, gen uint64, presumed bool) error {
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
 	if ctx.Done() != nil {
@@ -386,14 +452,15 @@ func (s *Session) reopen(ctx context.Context, gen uint64) error {
 	if !same {
 		return nil
 	}
-	s.abandon(ctx)
+	s.abandon(ctx, presumed)
 	return s.handshake(ctx)
 }
 
 // abandon closes the current session best effort: one Close Session with
 // a short deadline, because the session is most likely dead already and
-// the time belongs to the caller's retry.
-func (s *Session) abandon(ctx context.Context) {
+// the time belongs to the caller's retry; with noWait, sent and not waited
+// for at all.
+func (s *Session) abandon(ctx context.Context, noWait bool) {
 	s.mu.Lock()
 	established := s.established
 	s.established = false
@@ -402,7 +469,9 @@ func (s *Session) abandon(ctx context.Context) {
 		return
 	}
 	deadline := time.Now().Add(250 * time.Millisecond)
-	if d, ok := ctx.Deadline(); ok {
+	if noWait {
+		deadline = time.Now() // attempt sends once, then finds its deadline passed
+	} else if d, ok := ctx.Deadline(); ok {
 		if quarter := time.Now().Add(time.Until(d) / 8); quarter.Before(deadline) {
 			deadline = quarter
 		}
@@ -854,7 +923,7 @@ func (s *Session) handshake(ctx context.Context) error {
 	} else {
 		s.established = true
 		// The BMC just answered a whole handshake: the session is fresh,
-		// not stale (see staleAwareTimeout).
+		// not stale (see staleness).
 		if start.After(s.answeredSince) {
 			s.answeredSince = start
 		}

@@ -678,6 +678,78 @@ func TestReestablish(t *testing.T) {
 	})
 }
 
+// A BMC that drops sessions quiet for longer than its idle timeout: the
+// first time, a probe finds the session gone; from then on the session logs
+// in again at once after as much quiet, re-checking every recheckEvery
+// logins, and forgets the limit when the BMC turns out to keep sessions.
+func TestIdleExpiryLearnt(t *testing.T) {
+	b := newFakeBMC(t)
+	cfg := testConfig(b, nil)
+	cfg.Timeout = 3 * time.Second
+	cfg.StaleAfter = 100 * time.Millisecond
+	b.set(func(b *fakeBMC) { b.faults.idleTimeout = 200 * time.Millisecond })
+	s := mustOpen(t, cfg)
+	s.recheckEvery = 2
+	read := func(quiet time.Duration) time.Duration {
+		t.Helper()
+		time.Sleep(quiet)
+		start := time.Now()
+		if v, err := readSensor(t, s, wire.Target{}); err != nil || v != 0x58 {
+			t.Fatalf("read after %v quiet: %v %v", quiet, v, err)
+		}
+		return time.Since(start)
+	}
+	probed := func(step string, d time.Duration) {
+		t.Helper()
+		if d < staleProbeTimeout {
+			t.Errorf("%s took %v: want the stale probe (%v)", step, d, staleProbeTimeout)
+		}
+	}
+	direct := func(step string, d time.Duration) {
+		t.Helper()
+		if d >= staleProbeTimeout {
+			t.Errorf("%s took %v: want no probe", step, d)
+		}
+	}
+	opened := func(want int) {
+		t.Helper()
+		if n := b.counter("sessions_opened"); n != want {
+			t.Errorf("%d sessions opened, want %d", n, want)
+		}
+	}
+
+	direct("fresh session", read(0))
+	opened(1)
+	probed("first expiry", read(250*time.Millisecond)) // learns ~250 ms
+	opened(2)
+	direct("presumed expiry 1", read(350*time.Millisecond))
+	direct("presumed expiry 2", read(350*time.Millisecond))
+	opened(4)
+	probed("recheck", read(350*time.Millisecond)) // still expired: the limit stays
+	opened(5)
+	direct("presumed expiry 3", read(350*time.Millisecond))
+	opened(6)
+
+	// The BMC keeps idle sessions from now on. Until the next recheck the
+	// session still logs in again (closing the old one); the recheck finds
+	// the session alive and the limit is forgotten.
+	b.set(func(b *fakeBMC) { b.faults.idleTimeout = 0 })
+	direct("presumed expiry 4", read(350*time.Millisecond))
+	opened(7)
+	direct("recheck, alive", read(350*time.Millisecond))
+	direct("no limit", read(350*time.Millisecond))
+	opened(7)
+	s.mu.Lock()
+	limit := s.expiredAfter
+	s.mu.Unlock()
+	if limit != 0 {
+		t.Errorf("limit %v kept after the session outlived it", limit)
+	}
+	if n := b.activeSessions(); n != 1 {
+		t.Errorf("%d sessions on the BMC, want 1: presumed-expired sessions get a Close Session", n)
+	}
+}
+
 func TestBridging(t *testing.T) {
 	target := wire.Target{Addr: 0x30}
 	t.Run("separate answer", func(t *testing.T) {
