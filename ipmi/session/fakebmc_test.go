@@ -73,10 +73,10 @@ type fakeFaults struct {
 	unauthFirst        int // ... unauthenticated first (integrity stripped)
 	expireSessions     bool
 	idleTimeout        time.Duration // forget a session quiet for longer, silently
-	sessionlessOnLost  bool // answer requests for unknown sessions outside a session (cc 0xFF)
-	statusOnLost       bool // answer them with an RMCP+ Open Session Response, status 0x02
-	bridgeEmbedded     bool // bridged answers embedded in the Send Message response
-	bridgeNoAnswer     bool // Send Message accepted, target never answers
+	sessionlessOnLost  bool          // answer requests for unknown sessions outside a session (cc 0xFF)
+	statusOnLost       bool          // answer them with an RMCP+ Open Session Response, status 0x02
+	bridgeEmbedded     bool          // bridged answers embedded in the Send Message response
+	bridgeNoAnswer     bool          // Send Message accepted, target never answers
 	privRefuse         wire.CompletionCode
 	rakp2Status        wire.RAKPStatus
 	rakp4Status        wire.RAKPStatus
