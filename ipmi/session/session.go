@@ -91,10 +91,12 @@ type Session struct {
 	answeredSince time.Time
 	// expiredAfter is the shortest quiet time (since answeredSince) after
 	// which this BMC was found to have dropped the session, 0 if never;
-	// presumed counts the logins made on that evidence alone since it was
-	// last checked, and recheckEvery how many to make before checking it
-	// again (see staleness).
+	// survived the longest quiet beyond StaleAfter it was found to have
+	// kept the session through. presumed counts the logins made on that
+	// evidence alone since it was last checked, and recheckEvery how many
+	// to make before checking it again (see staleness).
 	expiredAfter time.Duration
+	survived     time.Duration
 	presumed     int
 	recheckEvery int
 	// Encode buffers, reused by every send.
@@ -322,14 +324,16 @@ func (s *Session) exchange(ctx context.Context, target wire.Target, netFn wire.N
 // interval that was a 4 s stall on every third scrape of a fleet.
 //
 // Once a probe has found the session gone after some quiet time, the
-// session remembers it (expiredAfter): a request after at least that much
-// quiet logs in again at once, without the probe's wait (with ipmi_sim,
-// whose sessions last 30 s, that was a 1.3 s stall on every scrape at a
-// 60 s interval). The old session still gets a Close Session, without
-// waiting for its answer, in case it was alive after all. Every
-// recheckExpiryEvery such logins the probe runs instead, so a limit
-// learnt from a network outage or a BMC reset is forgotten when the
-// session turns out to survive.
+// session remembers it (expiredAfter): a request after nearly as much
+// quiet (7/8 of it: scrape intervals jitter, and a scrape that logged in
+// again ends later than one that did not) and more than the session was
+// ever seen to survive logs in again at once, without the probe's wait.
+// With ipmi_sim, whose sessions last 30 s, that was a 1.3 s stall on
+// every scrape at a 60 s interval. The old session still gets a Close
+// Session, not waited for, in case it was alive after all. Every
+// recheckExpiryEvery such logins the probe runs instead, and a session
+// that survives as much quiet as one was lost after clears the limit, so
+// a limit learnt from a network outage or a BMC reset is forgotten.
 const (
 	staleProbeTimeout  = time.Second
 	recheckExpiryEvery = 8
@@ -348,7 +352,7 @@ func (s *Session) staleness(now time.Time) (quiet, timeout time.Duration, expire
 	if quiet <= s.cfg.StaleAfter {
 		return quiet, s.cfg.Timeout, false
 	}
-	if s.expiredAfter > 0 && quiet >= s.expiredAfter {
+	if s.expiredAfter > 0 && quiet >= s.expiredAfter-s.expiredAfter/8 && quiet > s.survived {
 		if s.presumed < s.recheckEvery {
 			s.presumed++
 			return quiet, 0, true
@@ -369,11 +373,18 @@ func (s *Session) sessionOutlived(quiet time.Duration, dropped bool) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case dropped && (s.expiredAfter == 0 || quiet < s.expiredAfter):
-		s.expiredAfter = quiet
+	if dropped {
+		if quiet <= s.survived {
+			s.survived = 0 // it keeps sessions for less time than it used to
+		}
+		if s.expiredAfter == 0 || quiet < s.expiredAfter {
+			s.expiredAfter = quiet
+		}
 		s.presumed = 0
-	case !dropped && s.expiredAfter > 0 && quiet >= s.expiredAfter:
+		return
+	}
+	s.survived = max(s.survived, quiet)
+	if s.expiredAfter > 0 && quiet >= s.expiredAfter {
 		s.expiredAfter = 0 // it kept the session longer than that after all
 	}
 }

@@ -720,9 +720,10 @@ func TestIdleExpiryLearnt(t *testing.T) {
 
 	direct("fresh session", read(0))
 	opened(1)
-	probed("first expiry", read(250*time.Millisecond)) // learns ~250 ms
+	probed("first expiry", read(350*time.Millisecond)) // learns ~350 ms
 	opened(2)
-	direct("presumed expiry 1", read(350*time.Millisecond))
+	// A little less quiet than that is presumed expired too (7/8 of it).
+	direct("presumed expiry 1", read(320*time.Millisecond))
 	direct("presumed expiry 2", read(350*time.Millisecond))
 	opened(4)
 	probed("recheck", read(350*time.Millisecond)) // still expired: the limit stays
@@ -732,12 +733,12 @@ func TestIdleExpiryLearnt(t *testing.T) {
 
 	// The BMC keeps idle sessions from now on. Until the next recheck the
 	// session still logs in again (closing the old one); the recheck finds
-	// the session alive and the limit is forgotten.
+	// the session alive after more quiet than the limit, which clears it.
 	b.set(func(b *fakeBMC) { b.faults.idleTimeout = 0 })
 	direct("presumed expiry 4", read(350*time.Millisecond))
 	opened(7)
-	direct("recheck, alive", read(350*time.Millisecond))
-	direct("no limit", read(350*time.Millisecond))
+	direct("recheck, alive", read(450*time.Millisecond))
+	direct("no limit", read(450*time.Millisecond))
 	opened(7)
 	s.mu.Lock()
 	limit := s.expiredAfter
@@ -747,6 +748,67 @@ func TestIdleExpiryLearnt(t *testing.T) {
 	}
 	if n := b.activeSessions(); n != 1 {
 		t.Errorf("%d sessions on the BMC, want 1: presumed-expired sessions get a Close Session", n)
+	}
+}
+
+// The bookkeeping behind TestIdleExpiryLearnt, step by step with made-up
+// quiet times (StaleAfter 20 s, as by default).
+func TestStaleness(t *testing.T) {
+	cfg, err := Config{Host: "bmc", Timeout: 4 * time.Second, StaleAfter: 20 * time.Second}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSession(cfg, "bmc", nil)
+	now := time.Now()
+	s.answeredSince = now
+	at := func(quiet time.Duration) time.Time { return now.Add(quiet) }
+	type want struct {
+		timeout time.Duration
+		expired bool
+	}
+	check := func(step string, quiet time.Duration, w want) {
+		t.Helper()
+		_, timeout, expired := s.staleness(at(quiet))
+		if expired != w.expired || (!expired && timeout != w.timeout) {
+			t.Errorf("%s: quiet %v: timeout %v expired %v, want %v %v", step, quiet, timeout, expired, w.timeout, w.expired)
+		}
+	}
+	full, probe, gone := want{4 * time.Second, false}, want{time.Second, false}, want{0, true}
+
+	check("fresh", 5*time.Second, full)
+	check("quiet past StaleAfter", 30*time.Second, probe)
+	s.sessionOutlived(10*time.Second, true) // within StaleAfter: proves nothing
+	check("drop within StaleAfter ignored", 59*time.Second, probe)
+
+	s.sessionOutlived(60*time.Second, true) // lost after 60 s: limit 60 s
+	check("well below the limit", 50*time.Second, probe)
+	check("7/8 of the limit", 52500*time.Millisecond, gone)
+	check("at the limit", 60*time.Second, gone)
+
+	// Survived 58 s: only more quiet than that is presumed expired.
+	s.sessionOutlived(58*time.Second, false)
+	check("no more than survived", 58*time.Second, probe)
+	check("more than survived", 59*time.Second, gone)
+
+	// Lost after 40 s, less than it survived: the BMC changed; the
+	// survival is forgotten and the limit lowered.
+	s.sessionOutlived(40*time.Second, true)
+	check("7/8 of the new limit", 35*time.Second, gone)
+	check("below it", 34*time.Second, probe)
+
+	// Every recheckEvery-th presumption probes instead.
+	s.presumed = 0
+	for i := 0; i < s.recheckEvery; i++ {
+		check("presumed", 45*time.Second, gone)
+	}
+	check("recheck", 45*time.Second, probe)
+	check("presumed again", 45*time.Second, gone)
+
+	// Survived as much quiet as the limit: the limit is gone.
+	s.sessionOutlived(45*time.Second, false)
+	check("limit cleared", 90*time.Second, probe)
+	if s.expiredAfter != 0 {
+		t.Errorf("limit %v after surviving past it", s.expiredAfter)
 	}
 }
 
