@@ -57,7 +57,7 @@ for b in "$@"; do
 	git worktree add --detach -q "$wt" "$rev"
 	(cd "$wt" && go build -o "$BIN/exporter-$i" .)
 	git worktree remove --force "$wt"
-	names+=("$b ($rev)")
+	if [ "$b" = "$rev" ]; then names+=("$rev"); else names+=("$b ($rev)"); fi
 	bins+=("$BIN/exporter-$i")
 done
 

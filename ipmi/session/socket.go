@@ -2,6 +2,7 @@ package session
 
 import (
 	"net"
+	"os"
 	"syscall"
 )
 
@@ -29,18 +30,20 @@ import (
 // and the RawConn callbacks are bound once so the hot path allocates
 // nothing.
 type datagramSocket struct {
-	conn *net.UDPConn
-	raw  syscall.RawConn // nil: use conn's own Read and Write
+	conn   *net.UDPConn
+	raw    syscall.RawConn // nil: use conn's own Read and Write
+	rd, wr rawIO
+}
 
-	rbuf   []byte
-	rn     int
-	rerrno syscall.Errno
-	readFn func(fd uintptr) bool
-
-	wbuf    []byte
-	wn      int
-	werrno  syscall.Errno
-	writeFn func(fd uintptr) bool
+// rawIO is one direction of raw socket I/O: the system call, the buffer
+// of the call in progress and its outcome, and the RawConn callback.
+type rawIO struct {
+	sysno uintptr // sysRead or sysWrite
+	op    string  // for errors: "read" or "write"
+	buf   []byte
+	n     int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool // call, bound once
 }
 
 func newDatagramSocket(conn *net.UDPConn) *datagramSocket {
@@ -48,8 +51,10 @@ func newDatagramSocket(conn *net.UDPConn) *datagramSocket {
 	if rawSyscalls && conn != nil {
 		if raw, err := conn.SyscallConn(); err == nil {
 			d.raw = raw
-			d.readFn = d.rawRead
-			d.writeFn = d.rawWrite
+			d.rd = rawIO{sysno: sysRead, op: "read"}
+			d.rd.fn = d.rd.call
+			d.wr = rawIO{sysno: sysWrite, op: "write"}
+			d.wr.fn = d.wr.call
 		}
 	}
 	return d
@@ -63,16 +68,7 @@ func (d *datagramSocket) read(b []byte) (int, error) {
 	if d.raw == nil || len(b) == 0 {
 		return d.conn.Read(b)
 	}
-	d.rbuf, d.rn, d.rerrno = b, 0, 0
-	err := d.raw.Read(d.readFn)
-	d.rbuf = nil
-	if err != nil {
-		return 0, err
-	}
-	if d.rerrno != 0 {
-		return 0, errnoError("read", d.rerrno)
-	}
-	return d.rn, nil
+	return d.rd.do(d.raw, b)
 }
 
 // write sends b as one datagram.
@@ -80,14 +76,25 @@ func (d *datagramSocket) write(b []byte) (int, error) {
 	if d.raw == nil || len(b) == 0 {
 		return d.conn.Write(b)
 	}
-	d.wbuf, d.wn, d.werrno = b, 0, 0
-	err := d.raw.Write(d.writeFn)
-	d.wbuf = nil
+	return d.wr.do(d.raw, b)
+}
+
+// do runs o's system call on b through raw, which calls o.fn until it
+// reports done, waiting in the poller whenever it does not.
+func (o *rawIO) do(raw syscall.RawConn, b []byte) (int, error) {
+	o.buf, o.n, o.errno = b, 0, 0
+	var err error
+	if o.sysno == sysRead {
+		err = raw.Read(o.fn)
+	} else {
+		err = raw.Write(o.fn)
+	}
+	o.buf = nil
 	if err != nil {
 		return 0, err
 	}
-	if d.werrno != 0 {
-		return 0, errnoError("write", d.werrno)
+	if o.errno != 0 {
+		return 0, os.NewSyscallError(o.op, o.errno)
 	}
-	return d.wn, nil
+	return o.n, nil
 }

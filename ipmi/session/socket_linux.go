@@ -1,46 +1,30 @@
 package session
 
 import (
-	"os"
 	"syscall"
 	"unsafe"
 )
 
-const rawSyscalls = true
+const (
+	rawSyscalls = true
+	sysRead     = syscall.SYS_READ
+	sysWrite    = syscall.SYS_WRITE
+)
 
-// rawRead is the RawConn.Read callback: one read(2) into d.rbuf. It
-// returns false on EAGAIN, and the poller then waits for the socket to
-// become readable (or the read deadline to pass) and calls it again.
-func (d *datagramSocket) rawRead(fd uintptr) bool {
+// call is the RawConn callback: one read(2) or write(2) of o.buf. It
+// returns false on EAGAIN (nothing to read, or the send buffer full), and
+// the poller then waits for the socket to become ready (or the deadline
+// to pass) and calls it again.
+func (o *rawIO) call(fd uintptr) bool {
 	for {
-		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&d.rbuf[0])), uintptr(len(d.rbuf)))
+		r, _, e := syscall.RawSyscall(o.sysno, fd, uintptr(unsafe.Pointer(&o.buf[0])), uintptr(len(o.buf)))
 		switch e {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
 			return false
 		}
-		d.rn, d.rerrno = int(r), e
+		o.n, o.errno = int(r), e
 		return true
 	}
 }
-
-// rawWrite is the RawConn.Write callback: one write(2) of d.wbuf; on
-// EAGAIN (send buffer full) the poller waits for writability.
-func (d *datagramSocket) rawWrite(fd uintptr) bool {
-	for {
-		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&d.wbuf[0])), uintptr(len(d.wbuf)))
-		switch e {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		}
-		d.wn, d.werrno = int(r), e
-		return true
-	}
-}
-
-// errnoError wraps an errno as the net package's own Read and Write do
-// below their *net.OpError: errors.Is(err, syscall.ECONNREFUSED) holds.
-func errnoError(op string, e syscall.Errno) error { return os.NewSyscallError(op, e) }

@@ -2,15 +2,11 @@
 
 package session
 
-import (
-	"os"
-	"syscall"
+// Elsewhere the session uses net.UDPConn's own Read and Write.
+const (
+	rawSyscalls = false
+	sysRead     = 0
+	sysWrite    = 1
 )
 
-// Elsewhere the session uses net.UDPConn's own Read and Write.
-const rawSyscalls = false
-
-func (d *datagramSocket) rawRead(uintptr) bool  { return true }
-func (d *datagramSocket) rawWrite(uintptr) bool { return true }
-
-func errnoError(op string, e syscall.Errno) error { return os.NewSyscallError(op, e) }
+func (o *rawIO) call(uintptr) bool { return true }
