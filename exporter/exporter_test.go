@@ -80,9 +80,9 @@ type harness struct {
 	reg  *prometheus.Registry // the exporter's own metrics
 }
 
-// newHarness serves the exporter handler with the production dialer and
-// a real session pool, configured from YAML.
-func newHarness(t *testing.T, yaml string) *harness {
+// newTestExporter builds an Exporter from YAML with the production dialer
+// and a real session pool (closed at test end), as main wires them.
+func newTestExporter(t testing.TB, yaml string, maxInFlight int, reg prometheus.Registerer) (*Exporter, *config.Store, *pool.Pool) {
 	t.Helper()
 	cfg, _, err := config.Parse([]byte(yaml), "test.yml")
 	if err != nil {
@@ -92,8 +92,12 @@ func newHarness(t *testing.T, yaml string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := pool.New(pool.Options{MaxInFlight: 64}, nil)
-	reg := prometheus.NewRegistry()
+	p := pool.New(pool.Options{MaxInFlight: maxInFlight}, nil)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		p.Close(ctx)
+	})
 	x := New(Options{
 		Registerer:      reg,
 		Store:           store,
@@ -103,15 +107,18 @@ func newHarness(t *testing.T, yaml string) *harness {
 		TimeoutOffset:   100 * time.Millisecond,
 		Logger:          log.NewNopLogger(),
 	})
+	return x, store, p
+}
+
+// newHarness serves the exporter handler with the production dialer and
+// a real session pool, configured from YAML.
+func newHarness(t *testing.T, yaml string) *harness {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	x, _, p := newTestExporter(t, yaml, 64, reg)
 	srv := httptest.NewServer(x)
-	h := &harness{srv: srv, pool: p, reg: reg}
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		p.Close(ctx)
-	})
-	return h
+	t.Cleanup(srv.Close)
+	return &harness{srv: srv, pool: p, reg: reg}
 }
 
 func moduleYAML(user, pass string, extra string) string {

@@ -23,7 +23,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
-	"github.com/ipmifleet/ipmi_fleet_exporter/pool"
 )
 
 // collectProfile scrapes one simulated BMC of profile twice (cold, then
@@ -31,21 +30,7 @@ import (
 func collectProfile(t testing.TB, profile string) (*Exporter, []prometheus.Metric) {
 	t.Helper()
 	fleet := startFleet(t, profile, 1)
-	cfg, _, err := config.Parse([]byte(moduleYAML(simUser, simPassword, "")), "test.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := config.NewFixedStore(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := pool.New(pool.Options{MaxInFlight: 4}, nil)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		p.Close(ctx)
-	})
-	x := New(Options{Store: store, Pool: p, Dial: SessionDialer(nil), IsSessionBroken: IsSessionBroken, Logger: log.NewNopLogger()})
+	x, store, _ := newTestExporter(t, moduleYAML(simUser, simPassword, ""), 4, nil)
 	m, ok := store.Current().Module(config.DefaultModuleName)
 	if !ok {
 		t.Fatal("no default module")
