@@ -135,7 +135,10 @@ func SupportedCipherSuiteIDs() []uint8 {
 // SHA-256 then SHA-1 with encryption, as the issue and most current BMCs
 // prefer. Suite 0 (no authentication at all) is never chosen
 // automatically: it accepts any password, so it must be asked for by name.
-var autoPreference = [...]uint8{17, 3, 16, 8, 12, 2, 7, 11, 15, 1, 6}
+// Suites 12 and 11 (MD5-128 integrity) come after every suite with
+// SHA-1 or HMAC-MD5 integrity: ipmi_sim 2.0.33 crashes on some sessions
+// with them (docs/bmc-quirks.md).
+var autoPreference = [...]uint8{17, 3, 16, 8, 2, 7, 12, 11, 15, 1, 6}
 
 // NegotiateCipherSuite picks the strongest suite in autoPreference that the
 // BMC offers. ok is false when there is none in common.

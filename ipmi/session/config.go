@@ -91,11 +91,13 @@ type Config struct {
 	Privilege wire.PrivilegeLevel
 	// CipherSuite is the RMCP+ suite ID, or CipherSuiteAuto.
 	CipherSuite int
-	// NameOnlyLookup sets the RAKP1 "name-only lookup" role bit, so the BMC
-	// finds the user by name alone rather than by name and privilege.
-	// Supermicro-style BMCs refuse a login whose privilege does not match
-	// the user's exactly unless this is set.
-	NameOnlyLookup bool
+	// Lookup is how RAKP1 asks the BMC to find the user; the zero value,
+	// LookupAuto, does what ipmitool and FreeIPMI do (see LookupMode).
+	Lookup LookupMode
+	// Memory, when not nil, is shared by the sessions to one BMC with the
+	// same credentials: a login starts from the lookup mode and cipher
+	// suite that last worked and records what works.
+	Memory *Memory
 	// AuthType15 is the IPMI v1.5 authentication type (DriverLAN only).
 	AuthType15 AuthType15
 	// Window is how many requests may be in flight at once (default 1:
@@ -132,6 +134,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Privilege > wire.PrivilegeOEM {
 		return c, fmt.Errorf("ipmi session: privilege level %d out of range", c.Privilege)
+	}
+	if c.Lookup < LookupAuto || c.Lookup > LookupNamePrivilege {
+		return c, fmt.Errorf("ipmi session: unknown lookup mode %d", c.Lookup)
 	}
 	if c.Window <= 0 {
 		c.Window = 1

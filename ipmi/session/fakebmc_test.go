@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -81,6 +82,16 @@ type fakeFaults struct {
 	rakp2Status        wire.RAKPStatus
 	rakp4Status        wire.RAKPStatus
 	openStatus         wire.RAKPStatus
+	// roleLookupStrict: name+privilege lookup finds only accounts whose
+	// limit equals the requested role, answering 0x0D otherwise
+	// (OpenBMC's phosphor-net-ipmid).
+	roleLookupStrict bool
+	// nameOnlyUnsupported: name-only lookup answers 0x0D (a BMC that
+	// only knows role lookup).
+	nameOnlyUnsupported bool
+	// otherAlgorithms: Open Session proposing these suites is answered
+	// with status OK and the algorithms of suite 1 instead.
+	otherAlgorithms map[uint8]bool
 }
 
 type fakeSession struct {
@@ -498,6 +509,9 @@ func (b *fakeBMC) openSession(p []byte) [][]byte {
 	b.sessions[ss.bmcID] = ss
 	resp.BMCSessionID = ss.bmcID
 	resp.AuthAlgorithm, resp.IntegrityAlgorithm, resp.ConfidentialityAlgorithm = req.AuthAlgorithm, req.IntegrityAlgorithm, req.ConfidentialityAlgorithm
+	if b.faults.otherAlgorithms[suite.ID] {
+		resp.AuthAlgorithm, resp.IntegrityAlgorithm, resp.ConfidentialityAlgorithm = 1, 0, 0
+	}
 	return [][]byte{b.sealV2(nil, wire.PayloadOpenSessionResp, resp.AppendTo(nil), false)}
 }
 
@@ -516,10 +530,14 @@ func (b *fakeBMC) rakp1(p []byte) [][]byte {
 		r2.Tag = 0
 	}
 	user, ok := b.users[r1.Username]
+	nameOnly := r1.Role&wire.RoleNameOnlyLookup != 0
+	b.count[fmt.Sprintf("rakp1 name-only %v", nameOnly)]++
 	switch {
 	case b.faults.rakp2Status != 0:
 		r2.Status = b.faults.rakp2Status
-	case !ok:
+	case !ok,
+		nameOnly && b.faults.nameOnlyUnsupported,
+		!nameOnly && b.faults.roleLookupStrict && user.priv != wire.PrivilegeLevel(r1.Role&0x0F):
 		r2.Status = wire.RAKPStatusUnauthorizedName
 	case wire.PrivilegeLevel(r1.Role&0x0F) > user.priv:
 		r2.Status = wire.RAKPStatusUnauthorizedRole

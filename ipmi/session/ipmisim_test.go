@@ -84,7 +84,7 @@ func TestIPMISimSuites(t *testing.T) {
 			cfg := simConfig(sim, rec)
 			cfg.CipherSuite = suite
 			if suite == 100 {
-				cfg.CipherSuite, cfg.NameOnlyLookup = 3, true
+				cfg.CipherSuite, cfg.Lookup = 3, LookupNameOnly
 			}
 			s, err := Open(testContext(t, 10*time.Second), cfg)
 			if err != nil {

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/command"
@@ -35,31 +37,69 @@ func (s *Session) handshakeRMCPPlus(ctx context.Context) error {
 	if caps.ExtendedCapabilities && !caps.SupportsIPMIv20 {
 		return fmt.Errorf("%w: %s does not offer IPMI v2.0 (RMCP+) on this channel; use driver LAN", ErrProtocol, s.addr)
 	}
-	suites, tryAll, err := s.cipherSuiteCandidates(ctx)
+	suites, err := s.cipherSuiteCandidates(ctx)
 	if err != nil {
 		return err
 	}
-	var refused []uint8
-	for _, suite := range suites {
-		err := s.openRMCPPlusSession(ctx, suite)
-		if errors.Is(err, errRAKPCrossed) {
-			err = s.openRMCPPlusSession(ctx, suite)
-			if errors.Is(err, errRAKPCrossed) {
-				err = errors.Unwrap(err)
-			}
-		}
+	var refused []string
+	for i, suite := range suites {
+		err := s.loginWithSuite(ctx, suite)
 		if err == nil {
 			return nil
 		}
 		if !errors.Is(err, errSuiteRefused) {
 			return err
 		}
-		if !tryAll {
+		if i == 0 {
+			// A remembered suite is tried first; once refused it is no
+			// longer worth going straight to.
+			s.cfg.Memory.forgetSuite()
+		}
+		if len(suites) == 1 {
 			return authError(NoCipherSuite, "%v", err)
 		}
-		refused = append(refused, suite.ID)
+		refused = append(refused, strings.TrimPrefix(err.Error(), errSuiteRefused.Error()+": "))
 	}
-	return authError(NoCipherSuite, "BMC refused cipher suites %v", refused)
+	return authError(NoCipherSuite, "BMC refused every cipher suite tried: %s", strings.Join(refused, "; "))
+}
+
+// loginWithSuite logs in with one cipher suite, trying the lookup modes
+// Config.Lookup allows in order: a BMC that does not know the user under
+// one mode (RAKP2 status 0x0D) gets one more Open Session with the other.
+// The error of a refused login names the modes tried and the privilege.
+func (s *Session) loginWithSuite(ctx context.Context, suite crypto.CipherSuite) error {
+	modes := []LookupMode{s.cfg.Lookup}
+	if s.cfg.Lookup == LookupAuto {
+		first := s.cfg.Memory.Lookup()
+		if first == LookupAuto {
+			first = LookupNameOnly
+		}
+		modes = []LookupMode{first, first.other()}
+	}
+	var tried []string
+	for _, mode := range modes {
+		err := s.openRMCPPlusSession(ctx, suite, mode)
+		if errors.Is(err, errRAKPCrossed) {
+			err = s.openRMCPPlusSession(ctx, suite, mode)
+			if errors.Is(err, errRAKPCrossed) {
+				err = errors.Unwrap(err)
+			}
+		}
+		if err == nil {
+			s.cfg.Memory.remember(mode, suite)
+			return nil
+		}
+		tried = append(tried, mode.String())
+		var ae *AuthError
+		if !errors.As(err, &ae) {
+			return err
+		}
+		if ae.Kind != WrongUser || len(tried) == len(modes) {
+			return &AuthError{Kind: ae.Kind, Detail: fmt.Sprintf("%s (user %q, privilege %s, %s, %s)",
+				ae.Detail, s.cfg.Username, s.cfg.Privilege, suite, strings.Join(tried, ", then "))}
+		}
+	}
+	return nil // not reached: the last mode returns above
 }
 
 // authCapabilities sends Get Channel Authentication Capabilities for the
@@ -95,36 +135,52 @@ func (s *Session) authCapabilities(ctx context.Context, extended bool) (*command
 	return &resp, nil
 }
 
-// cipherSuiteCandidates returns the suites to try in order. tryAll is set
-// when the BMC did not say what it supports, so a refused suite means
-// "try the next one".
-func (s *Session) cipherSuiteCandidates(ctx context.Context) (suites []crypto.CipherSuite, tryAll bool, err error) {
+// cipherSuiteCandidates returns the suites to try in order: the
+// configured one; or, for CipherSuiteAuto, the suite this BMC last
+// accepted, else every suite it offers (or, when it does not say, every
+// suite we speak) strongest first. A refused suite means "try the next".
+func (s *Session) cipherSuiteCandidates(ctx context.Context) ([]crypto.CipherSuite, error) {
 	if s.cfg.CipherSuite != CipherSuiteAuto {
 		suite, _ := crypto.LookupCipherSuite(uint8(s.cfg.CipherSuite))
-		return []crypto.CipherSuite{suite}, false, nil
+		return []crypto.CipherSuite{suite}, nil
 	}
-	offered, err := s.channelCipherSuites(ctx)
-	if err != nil {
-		if errors.Is(err, ErrUnreachable) || errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled) {
-			return nil, false, err
+	var order []crypto.CipherSuite
+	var offered []uint8
+	if id, known := s.cfg.Memory.CipherSuite(); known {
+		// Straight to what worked; the rest only if it is refused now.
+		if suite, ok := crypto.LookupCipherSuite(id); ok {
+			order = append(order, suite)
 		}
-		// The command is optional (and some BMCs answer it only inside a
-		// session): propose suites strongest first, as ipmitool's
-		// -C auto does.
-		return preferenceOrder(), true, nil
+		offered = crypto.SupportedCipherSuiteIDs()
+	} else {
+		var err error
+		offered, err = s.channelCipherSuites(ctx)
+		if err != nil {
+			if errors.Is(err, ErrUnreachable) || errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled) {
+				return nil, err
+			}
+			// The command is optional (and some BMCs answer it only
+			// inside a session): propose suites strongest first, as
+			// ipmitool's -C auto does.
+			offered = crypto.SupportedCipherSuiteIDs()
+		}
 	}
-	suite, ok := crypto.NegotiateCipherSuite(offered)
-	if !ok {
-		return nil, false, authError(NoCipherSuite, "BMC offers cipher suites %v; suite 0 is used only when configured", offered)
+	for _, suite := range preferenceOrder(offered) {
+		if len(order) == 0 || suite.ID != order[0].ID {
+			order = append(order, suite)
+		}
 	}
-	return []crypto.CipherSuite{suite}, false, nil
+	if len(order) == 0 {
+		return nil, authError(NoCipherSuite, "BMC offers cipher suites %v; suite 0 is used only when configured", offered)
+	}
+	return order, nil
 }
 
-// preferenceOrder lists every supported suite but 0 in the order
+// preferenceOrder lists the suites of offered but 0 in the order
 // crypto.NegotiateCipherSuite prefers them.
-func preferenceOrder() []crypto.CipherSuite {
+func preferenceOrder(offered []uint8) []crypto.CipherSuite {
 	var left []uint8
-	for _, id := range crypto.SupportedCipherSuiteIDs() {
+	for _, id := range offered {
 		if id != 0 {
 			left = append(left, id)
 		}
@@ -136,12 +192,7 @@ func preferenceOrder() []crypto.CipherSuite {
 			return order
 		}
 		order = append(order, s)
-		for i, id := range left {
-			if id == s.ID {
-				left = append(left[:i], left[i+1:]...)
-				break
-			}
-		}
+		left = slices.DeleteFunc(left, func(id uint8) bool { return id == s.ID })
 	}
 }
 
@@ -222,7 +273,7 @@ func randomSessionID() (uint32, error) {
 
 // openRMCPPlusSession runs Open Session and the RAKP exchange with one
 // suite, then raises the session privilege.
-func (s *Session) openRMCPPlusSession(ctx context.Context, suite crypto.CipherSuite) error {
+func (s *Session) openRMCPPlusSession(ctx context.Context, suite crypto.CipherSuite, lookup LookupMode) error {
 	consoleID, err := randomSessionID()
 	if err != nil {
 		return err
@@ -261,8 +312,12 @@ func (s *Session) openRMCPPlusSession(ctx context.Context, suite crypto.CipherSu
 	}
 	if osr.AuthAlgorithm != open.AuthAlgorithm || osr.IntegrityAlgorithm != open.IntegrityAlgorithm ||
 		osr.ConfidentialityAlgorithm != open.ConfidentialityAlgorithm {
-		return fmt.Errorf("%w: open session: BMC chose algorithms %d/%d/%d, proposed %s", ErrProtocol,
-			osr.AuthAlgorithm, osr.IntegrityAlgorithm, osr.ConfidentialityAlgorithm, suite)
+		// The spec lets a BMC answer a proposal it cannot meet with other
+		// algorithms rather than an error status: for us that suite is
+		// refused, and auto tries the next one. Its session slot is
+		// freed when the BMC's half-open session times out.
+		return fmt.Errorf("%w: %s: BMC answered with algorithms %d/%d/%d", errSuiteRefused, suite,
+			osr.AuthAlgorithm, osr.IntegrityAlgorithm, osr.ConfidentialityAlgorithm)
 	}
 	if osr.BMCSessionID == 0 {
 		return fmt.Errorf("%w: open session: BMC session ID 0", ErrProtocol)
@@ -275,7 +330,7 @@ func (s *Session) openRMCPPlusSession(ctx context.Context, suite crypto.CipherSu
 	}
 
 	role := uint8(s.cfg.Privilege)
-	if s.cfg.NameOnlyLookup {
+	if lookup == LookupNameOnly {
 		role |= wire.RoleNameOnlyLookup
 	}
 	hs := crypto.Handshake{
