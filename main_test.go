@@ -79,8 +79,20 @@ func (w lockedWriter) Write(b []byte) (int, error) {
 
 func start(t *testing.T, args ...string) *process {
 	t.Helper()
-	p := &process{done: make(chan struct{}), listen: freePort(t)}
-	p.cmd = exec.Command(binary, append([]string{"--web.listen-address=" + p.listen, "--log.level=debug"}, args...)...)
+	return startArgv(t, append([]string{binary, "--web.listen-address=" + freePort(t), "--log.level=debug"}, args...))
+}
+
+// startArgv runs argv (argv[0] is the binary) and serves on the address
+// of its last --web.listen-address flag.
+func startArgv(t *testing.T, argv []string) *process {
+	t.Helper()
+	p := &process{done: make(chan struct{})}
+	for _, a := range argv {
+		if v, ok := strings.CutPrefix(a, "--web.listen-address="); ok {
+			p.listen = v
+		}
+	}
+	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stdout, p.cmd.Stderr = lockedWriter{p}, lockedWriter{p}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -115,14 +127,21 @@ func (p *process) url(path string) string { return "http://" + p.listen + path }
 // waitReady polls /-/ready until it answers.
 func (p *process) waitReady(t *testing.T) {
 	t.Helper()
+	p.waitPath(t, "/-/ready")
+}
+
+// waitPath polls path until it answers 200, failing the test if the
+// exporter exits first.
+func (p *process) waitPath(t *testing.T, path string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.done:
-			t.Fatalf("exporter exited: %v", p.err)
+			t.Fatalf("exporter exited: %v\n%s", p.err, p.output())
 		default:
 		}
-		if resp, err := http.Get(p.url("/-/ready")); err == nil {
+		if resp, err := http.Get(p.url(path)); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return
@@ -130,7 +149,7 @@ func (p *process) waitReady(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatal("exporter not ready within 30s")
+	t.Fatalf("exporter: %s not answering 200 within 30s", path)
 }
 
 func get(t *testing.T, url string) (int, string) {

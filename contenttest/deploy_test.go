@@ -285,8 +285,17 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Fatal("the first container must be the exporter")
 	}
 	c := pod.Containers[0]
-	if !slices.Contains(c.Args, "--config.file="+configPath) {
-		t.Errorf("exporter args %v: want --config.file=%s", c.Args, configPath)
+	// The container runs the image's ENTRYPOINT with args appended: the configuration flag must
+	// appear exactly once in the whole command line (kingpin refuses a repeated --config.file).
+	cmdline := append(imageEntrypoint(t), c.Args...)
+	var configFlags []string
+	for _, a := range cmdline {
+		if a == "--config.file" || strings.HasPrefix(a, "--config.file=") {
+			configFlags = append(configFlags, a)
+		}
+	}
+	if len(configFlags) != 1 || configFlags[0] != "--config.file="+configPath {
+		t.Errorf("exporter command line %q (ENTRYPOINT + args): want --config.file=%s exactly once", cmdline, configPath)
 	}
 	if !c.SecurityContext.ReadOnlyRootFilesystem || c.SecurityContext.AllowPrivilegeEscalation == nil || *c.SecurityContext.AllowPrivilegeEscalation {
 		t.Error("exporter securityContext: want readOnlyRootFilesystem and allowPrivilegeEscalation false")
@@ -485,6 +494,23 @@ func dockerfile(t *testing.T) [][2]string {
 		cur.Reset()
 	}
 	return out
+}
+
+// imageEntrypoint is the final stage's ENTRYPOINT, in the exec form.
+func imageEntrypoint(t *testing.T) []string {
+	t.Helper()
+	var entrypoint []string
+	for _, in := range dockerfile(t) {
+		switch in[0] {
+		case "FROM":
+			entrypoint = nil
+		case "ENTRYPOINT":
+			if err := json.Unmarshal([]byte(in[1]), &entrypoint); err != nil {
+				t.Fatalf("ENTRYPOINT %s: want the JSON (exec) form: %v", in[1], err)
+			}
+		}
+	}
+	return entrypoint
 }
 
 func TestDockerfile(t *testing.T) {
