@@ -78,6 +78,76 @@ func (c CipherSuite) String() string {
 // algorithms the crypto package implements.
 var supportedCipherSuites = [...]CipherSuite{0, 1, 2, 3, 6, 7, 8, 11, 12, 15, 16, 17}
 
+// LookupMode is the RAKP1 user lookup (config key name_only_lookup).
+type LookupMode int
+
+const (
+	// LookupAuto (auto, the default) asks for name-only lookup first, as
+	// ipmitool, FreeIPMI and other clients do, and falls back to name and
+	// privilege lookup when the BMC refuses the name.
+	LookupAuto LookupMode = iota
+	// LookupNameOnly (true) always asks for name-only lookup.
+	LookupNameOnly
+	// LookupNamePrivilege (false) always asks for name and privilege
+	// lookup.
+	LookupNamePrivilege
+)
+
+func (l LookupMode) String() string {
+	switch l {
+	case LookupNameOnly:
+		return "true"
+	case LookupNamePrivilege:
+		return "false"
+	}
+	return "auto"
+}
+
+// MarshalYAML writes the mode as the config file spells it: auto, true or
+// false.
+func (l LookupMode) MarshalYAML() (any, error) {
+	switch l {
+	case LookupNameOnly:
+		return true, nil
+	case LookupNamePrivilege:
+		return false, nil
+	}
+	return "auto", nil
+}
+
+// WorkaroundFlag is one of FreeIPMI's workaround flag names, as
+// ipmi_exporter passes them through (config key workaround_flags).
+type WorkaroundFlag string
+
+// knownWorkaroundFlags are the names FreeIPMI's tools accept (see the
+// WORKAROUNDS section of ipmi-sensors(8), ipmi-sel(8) and ipmi-config(8)).
+// Other names load with a warning.
+var knownWorkaroundFlags = map[WorkaroundFlag]bool{
+	"authcap": true, "nochecksumcheck": true, "idzero": true, "unexpectedauth": true,
+	"forcepermsg": true, "endianseq": true, "noauthcodecheck": true, "intel20": true,
+	"supermicro20": true, "sun20": true, "opensesspriv": true, "integritycheckvalue": true,
+	"solpayloadsize": true, "solport": true, "solstatus": true, "solchannelsupport": true,
+	"serialalertsdeferred": true, "incrementsolpacketsequence": true,
+	"assumeio": true, "assumemaxsdrrecordcount": true, "assumebmcowner": true,
+	"ignorescanningdisabled": true, "discretereading": true, "ignoreauthcode": true,
+	"altbridging": true, "noinstancecheck": true, "skipchecks": true, "veryslowcommit": true,
+	"slowcommit": true, "malformedack": true, "ignorestatecheck": true,
+	"assumesystemevent": true, "nodiscovery": true, "spinpoll": true,
+}
+
+// Known reports whether f is a workaround flag name FreeIPMI defines.
+func (f WorkaroundFlag) Known() bool { return knownWorkaroundFlags[f] }
+
+// HasWorkaround reports whether the module lists workaround flag f.
+func (m *Module) HasWorkaround(f WorkaroundFlag) bool {
+	for _, have := range m.WorkaroundFlags {
+		if have == f {
+			return true
+		}
+	}
+	return false
+}
+
 // Collector names one group of metrics a module scrapes.
 type Collector string
 
@@ -114,11 +184,10 @@ var upstreamOnlyCollectors = map[string]bool{
 // upstreamOnlyKeys are ipmi_exporter module keys that only make sense for
 // its FreeIPMI command-line backend.
 var upstreamOnlyKeys = map[string]bool{
-	"workaround_flags": true,
-	"collector_cmd":    true,
-	"default_args":     true,
-	"custom_args":      true,
-	"sel_events":       true,
+	"collector_cmd": true,
+	"default_args":  true,
+	"custom_args":   true,
+	"sel_events":    true,
 }
 
 // Config is a loaded and validated configuration. Treat it as read-only:
@@ -180,9 +249,14 @@ type Module struct {
 	// every scrape.
 	IdleTimeout time.Duration
 	// SDRReadSize is the byte count per partial Get SDR read; 0 = auto.
-	SDRReadSize    int
-	Retries        int
-	NameOnlyLookup bool
+	SDRReadSize int
+	Retries     int
+	// Lookup is the RAKP user lookup (name_only_lookup): LookupAuto tries
+	// name-only first, as ipmitool and FreeIPMI do.
+	Lookup LookupMode
+	// WorkaroundFlags are ipmi_exporter's (FreeIPMI's) workaround_flags as
+	// written, so its users' configs keep meaning the same thing.
+	WorkaroundFlags []WorkaroundFlag
 
 	allowed allowList
 }
@@ -210,25 +284,26 @@ func (m *Module) ExcludesSensor(id uint16) bool {
 // moduleYAML is the config-file form of a module, used when a Config is
 // dumped (for example on a status page). Secrets show as "<secret>".
 type moduleYAML struct {
-	User             string      `yaml:"user,omitempty"`
-	Pass             Secret      `yaml:"pass,omitempty"`
-	PassFile         string      `yaml:"pass_file,omitempty"`
-	Privilege        string      `yaml:"privilege"`
-	Driver           Driver      `yaml:"driver"`
-	CipherSuite      string      `yaml:"cipher_suite"`
-	KG               Secret      `yaml:"kg,omitempty"`
-	KGFile           string      `yaml:"kg_file,omitempty"`
-	Timeout          int64       `yaml:"timeout"`
-	Collectors       []Collector `yaml:"collectors"`
-	ExcludeSensorIDs []uint16    `yaml:"exclude_sensor_ids,omitempty"`
-	AllowedTargets   []string    `yaml:"allowed_targets,omitempty"`
-	MaxSessions      int         `yaml:"max_sessions"`
-	Window           int         `yaml:"window"`
-	IdleTimeout      string      `yaml:"idle_timeout"`
-	SDRReadSize      int         `yaml:"sdr_read_size"`
-	Retries          int         `yaml:"retries"`
-	NameOnlyLookup   bool        `yaml:"name_only_lookup"`
-	AuthType         AuthType    `yaml:"auth_type,omitempty"`
+	User             string           `yaml:"user,omitempty"`
+	Pass             Secret           `yaml:"pass,omitempty"`
+	PassFile         string           `yaml:"pass_file,omitempty"`
+	Privilege        string           `yaml:"privilege"`
+	Driver           Driver           `yaml:"driver"`
+	CipherSuite      string           `yaml:"cipher_suite"`
+	KG               Secret           `yaml:"kg,omitempty"`
+	KGFile           string           `yaml:"kg_file,omitempty"`
+	Timeout          int64            `yaml:"timeout"`
+	Collectors       []Collector      `yaml:"collectors"`
+	ExcludeSensorIDs []uint16         `yaml:"exclude_sensor_ids,omitempty"`
+	AllowedTargets   []string         `yaml:"allowed_targets,omitempty"`
+	MaxSessions      int              `yaml:"max_sessions"`
+	Window           int              `yaml:"window"`
+	IdleTimeout      string           `yaml:"idle_timeout"`
+	SDRReadSize      int              `yaml:"sdr_read_size"`
+	Retries          int              `yaml:"retries"`
+	NameOnlyLookup   LookupMode       `yaml:"name_only_lookup"`
+	WorkaroundFlags  []WorkaroundFlag `yaml:"workaround_flags,omitempty"`
+	AuthType         AuthType         `yaml:"auth_type,omitempty"`
 }
 
 // MarshalYAML writes the module in the config-file form. A password read
@@ -250,7 +325,8 @@ func (m Module) MarshalYAML() (any, error) {
 		IdleTimeout:      m.IdleTimeout.String(),
 		SDRReadSize:      m.SDRReadSize,
 		Retries:          m.Retries,
-		NameOnlyLookup:   m.NameOnlyLookup,
+		NameOnlyLookup:   m.Lookup,
+		WorkaroundFlags:  m.WorkaroundFlags,
 		AuthType:         m.AuthType,
 	}
 	if m.PasswordFile == "" {

@@ -433,15 +433,6 @@ func (p *parser) integer(ctx string, v *yaml.Node, lo, hi int64) (int64, bool) {
 	return n, true
 }
 
-func (p *parser) boolean(ctx string, v *yaml.Node) (bool, bool) {
-	var b bool
-	if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" || v.Decode(&b) != nil {
-		p.errorf(v, "%s: expected true or false, got %s", ctx, kindName(v))
-		return false, false
-	}
-	return b, true
-}
-
 // list returns the items of a sequence value, aliases resolved; null is an
 // empty list. ok is false (and an error recorded) when v is not a list.
 func (p *parser) list(ctx string, v *yaml.Node) ([]*yaml.Node, bool) {
@@ -638,9 +629,36 @@ func (p *parser) moduleKey(ctx string, m *Module, st *moduleState, kv keyValue) 
 			m.Retries = int(n)
 		}
 	case "name_only_lookup":
-		if b, ok := p.boolean(kctx, v); ok {
-			m.NameOnlyLookup = b
+		if s, ok := p.scalar(kctx, v); ok {
+			switch strings.ToLower(s) {
+			case "", "auto":
+				m.Lookup = LookupAuto
+			case "true", "yes", "on":
+				m.Lookup = LookupNameOnly
+			case "false", "no", "off":
+				m.Lookup = LookupNamePrivilege
+			default:
+				p.errorf(v, "%s: expected auto, true or false, got %q", kctx, truncateForError(s))
+			}
 		}
+	case "workaround_flags":
+		items, ok := p.list(kctx, v)
+		if !ok {
+			return
+		}
+		flags := make([]WorkaroundFlag, 0, len(items))
+		for _, item := range items {
+			s, ok := p.scalar(kctx+" item", item)
+			if !ok {
+				continue
+			}
+			f := WorkaroundFlag(strings.ToLower(s))
+			if !f.Known() {
+				p.warnf(item, "%s: unknown workaround flag %q; kept, but nothing acts on it", kctx, truncateForError(s))
+			}
+			flags = append(flags, f)
+		}
+		m.WorkaroundFlags = flags
 	case "auth_type":
 		if s, ok := p.scalar(kctx, v); ok {
 			switch a := AuthType(strings.ToLower(s)); a {

@@ -57,7 +57,7 @@ func TestModuleKeys(t *testing.T) {
 				m.Timeout == 10*time.Second && reflect.DeepEqual(m.Collectors, DefaultCollectors()) &&
 				len(m.ExcludeSensorIDs) == 0 && m.MaxSessions == 1 && m.Window == 1 &&
 				m.IdleTimeout == 5*time.Minute && m.SDRReadSize == 0 && m.Retries == DefaultRetries &&
-				!m.NameOnlyLookup && m.Name == "m"
+				m.Lookup == LookupAuto && len(m.WorkaroundFlags) == 0 && m.Name == "m"
 		}},
 		{"user", "    user: admin\n", func(m *Module) bool { return m.User == "admin" }},
 		{"numeric user stays text", "    user: 0123\n", func(m *Module) bool { return m.User == "0123" }},
@@ -100,7 +100,12 @@ func TestModuleKeys(t *testing.T) {
 		{"idle_timeout 0", "    idle_timeout: 0s\n", func(m *Module) bool { return m.IdleTimeout == 0 }},
 		{"sdr_read_size", "    sdr_read_size: 32\n", func(m *Module) bool { return m.SDRReadSize == 32 }},
 		{"retries", "    retries: 0\n", func(m *Module) bool { return m.Retries == 0 }},
-		{"name_only_lookup", "    name_only_lookup: true\n", func(m *Module) bool { return m.NameOnlyLookup }},
+		{"name_only_lookup true", "    name_only_lookup: true\n", func(m *Module) bool { return m.Lookup == LookupNameOnly }},
+		{"name_only_lookup false", "    name_only_lookup: false\n", func(m *Module) bool { return m.Lookup == LookupNamePrivilege }},
+		{"name_only_lookup auto", "    name_only_lookup: auto\n", func(m *Module) bool { return m.Lookup == LookupAuto }},
+		{"workaround_flags", "    workaround_flags: [opensesspriv, Intel20]\n", func(m *Module) bool {
+			return reflect.DeepEqual(m.WorkaroundFlags, []WorkaroundFlag{"opensesspriv", "intel20"}) && m.HasWorkaround("intel20") && !m.HasWorkaround("sun20")
+		}},
 		{"auth_type", "    driver: LAN\n    auth_type: MD5\n", func(m *Module) bool { return m.AuthType == AuthTypeMD5 }},
 	}
 	for _, tt := range tests {
@@ -198,7 +203,7 @@ func TestParseErrors(t *testing.T) {
 		{"idle_timeout negative", oneModule("    idle_timeout: -1m\n"), testFile + ":4: module \"m\": idle_timeout: want a duration"},
 		{"sdr_read_size 256", oneModule("    sdr_read_size: 256\n"), testFile + ":4: module \"m\": sdr_read_size: 256 is out of range 0-255"},
 		{"retries 11", oneModule("    retries: 11\n"), testFile + ":4: module \"m\": retries: 11 is out of range 0-10"},
-		{"name_only_lookup text", oneModule("    name_only_lookup: maybe\n"), testFile + ":4: module \"m\": name_only_lookup: expected true or false, got the scalar \"maybe\""},
+		{"name_only_lookup text", oneModule("    name_only_lookup: maybe\n"), testFile + ":4: module \"m\": name_only_lookup: expected auto, true or false, got \"maybe\""},
 		{"merge of a scalar", oneModule("    <<: 3\n"), testFile + ":4: a merge key (<<) takes a mapping or a list of mappings"},
 		{"non-string key", "modules:\n  m:\n    [a]: b\n", testFile + ":3: mapping keys must be strings"},
 		{"targets not a list", "modules: {m: {}}\ntargets: {}\n", testFile + ":2: targets: expected a list"},
@@ -292,11 +297,13 @@ func TestWarnings(t *testing.T) {
 			testFile + ":2: module \"m\" has no allowed_targets",
 		}},
 		{"FreeIPMI-only keys", oneModule("    workaround_flags: [authcap]\n    collector_cmd: {ipmi: sudo}\n    default_args: {ipmi: [-v]}\n    custom_args: {ipmi: [-v]}\n    sel_events: [{name: a, regex: b}]\n"), []string{
-			testFile + ":4: module \"m\": workaround_flags is an ipmi_exporter setting",
 			testFile + ":5: module \"m\": collector_cmd is an ipmi_exporter setting",
 			testFile + ":6: module \"m\": default_args is an ipmi_exporter setting",
 			testFile + ":7: module \"m\": custom_args is an ipmi_exporter setting",
 			testFile + ":8: module \"m\": sel_events is an ipmi_exporter setting",
+		}},
+		{"unknown workaround flag", oneModule("    workaround_flags: [authcap, frobnicate]\n"), []string{
+			testFile + ":4: module \"m\": workaround_flags: unknown workaround flag \"frobnicate\"",
 		}},
 		{"upstream collectors", oneModule("    collectors: [ipmi, bmc-watchdog, sm-lan-mode, sel-events]\n"), []string{
 			testFile + ":4: module \"m\": collectors: ipmi_exporter's bmc-watchdog collector is not implemented here",
@@ -516,7 +523,6 @@ func TestUpstreamRemoteConfig(t *testing.T) {
 	}
 	all := strings.Join(text, "\n")
 	for _, want := range []string{
-		"workaround_flags is an ipmi_exporter setting",
 		"custom_args is an ipmi_exporter setting",
 		"collector_cmd is an ipmi_exporter setting",
 		"default_args is an ipmi_exporter setting",
@@ -530,10 +536,13 @@ func TestUpstreamRemoteConfig(t *testing.T) {
 			t.Errorf("no warning containing %q in:\n%s", want, all)
 		}
 	}
-	// 5 modules without allowed_targets, workaround_flags, 2x custom_args,
-	// collector_cmd, default_args, sel_events, 3 collectors.
-	if len(warnings) != 14 {
-		t.Errorf("got %d warnings, want 14:\n%s", len(warnings), all)
+	if m := cfg.Modules["thatspecialhost"]; !reflect.DeepEqual(m.WorkaroundFlags, []WorkaroundFlag{"discretereading"}) {
+		t.Errorf("thatspecialhost workaround_flags: %v", m.WorkaroundFlags)
+	}
+	// 5 modules without allowed_targets, 2x custom_args, collector_cmd,
+	// default_args, sel_events, 3 collectors.
+	if len(warnings) != 13 {
+		t.Errorf("got %d warnings, want 13:\n%s", len(warnings), all)
 	}
 }
 
@@ -551,7 +560,7 @@ func mustRead(t *testing.T, path string) []byte {
 var moduleKeys = []string{
 	"user", "pass", "pass_file", "privilege", "driver", "cipher_suite", "kg", "kg_file", "timeout",
 	"collectors", "exclude_sensor_ids", "allowed_targets", "max_sessions", "window", "idle_timeout",
-	"sdr_read_size", "retries", "name_only_lookup", "auth_type",
+	"sdr_read_size", "retries", "name_only_lookup", "auth_type", "workaround_flags",
 }
 
 func TestExampleConfig(t *testing.T) {

@@ -3,26 +3,30 @@ package exporter
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/session"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
 )
 
 // SessionDialer opens RMCP+ or IPMI 1.5 sessions with a module's settings,
 // reporting session events to observer (may be nil).
 func SessionDialer(observer session.Observer) Dialer {
+	memories := &loginMemories{m: map[loginKey]*session.Memory{}}
 	return func(ctx context.Context, addr string, m *config.Module) (ipmi.Transport, error) {
 		cfg := session.Config{
-			Host:           addr,
-			Username:       m.User,
-			Password:       m.Password.Bytes(),
-			KG:             m.KG.Bytes(),
-			Privilege:      m.Privilege,
-			CipherSuite:    int(m.CipherSuite),
-			NameOnlyLookup: m.NameOnlyLookup,
-			Window:         m.Window,
-			Observer:       observer,
+			Host:        addr,
+			Username:    m.User,
+			Password:    m.Password.Bytes(),
+			KG:          m.KG.Bytes(),
+			Privilege:   m.Privilege,
+			CipherSuite: int(m.CipherSuite),
+			Lookup:      lookupMode(m.Lookup),
+			Memory:      memories.get(loginKey{addr: addr, user: m.User, privilege: m.Privilege, driver: m.Driver}),
+			Window:      m.Window,
+			Observer:    observer,
 		}
 		if m.CipherSuite == config.CipherSuiteAuto {
 			cfg.CipherSuite = session.CipherSuiteAuto
@@ -42,6 +46,52 @@ func SessionDialer(observer session.Observer) Dialer {
 		}
 		return s, nil
 	}
+}
+
+// lookupMode maps the name_only_lookup key to the session's mode.
+func lookupMode(l config.LookupMode) session.LookupMode {
+	switch l {
+	case config.LookupNameOnly:
+		return session.LookupNameOnly
+	case config.LookupNamePrivilege:
+		return session.LookupNamePrivilege
+	}
+	return session.LookupAuto
+}
+
+// loginKey names what a login to a BMC learns about: the same account at
+// the same privilege over the same protocol.
+type loginKey struct {
+	addr, user string
+	privilege  wire.PrivilegeLevel
+	driver     config.Driver
+}
+
+// maxLoginMemories bounds what the dialer remembers. Past it, memory
+// starts afresh: every BMC then pays one more Get Channel Cipher Suites
+// and perhaps one more RAKP1 at its next login, and learns again.
+const maxLoginMemories = 1 << 18
+
+// loginMemories is what logins learnt per BMC (session.Memory): the
+// lookup mode and cipher suite that worked, so sessions after the first
+// go straight to them.
+type loginMemories struct {
+	mu sync.Mutex
+	m  map[loginKey]*session.Memory
+}
+
+func (l *loginMemories) get(k loginKey) *session.Memory {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	mem := l.m[k]
+	if mem == nil {
+		if len(l.m) >= maxLoginMemories {
+			clear(l.m)
+		}
+		mem = &session.Memory{}
+		l.m[k] = mem
+	}
+	return mem
 }
 
 // IsSessionBroken reports errors after which a pooled session is dropped:

@@ -452,7 +452,7 @@ func (x *Exporter) now() time.Time {
 func sameSessionSettings(a, b *config.Module) bool {
 	return a.User == b.User && a.Password.Equal(b.Password) && a.KG.Equal(b.KG) &&
 		a.Privilege == b.Privilege && a.Driver == b.Driver && a.CipherSuite == b.CipherSuite &&
-		a.NameOnlyLookup == b.NameOnlyLookup && a.Window == b.Window && a.AuthType == b.AuthType
+		a.Lookup == b.Lookup && a.Window == b.Window && a.AuthType == b.AuthType
 }
 
 // entryState is what the exporter keeps in a pool entry.
