@@ -82,28 +82,54 @@ func (r *ReadFRUDataRequest) Unmarshal(data []byte) error {
 	return nil
 }
 
-// ReadFRUDataResponse is the count returned and the data. Data is a copy.
+// ReadFRUDataResponse is the count returned and the data after it. The
+// count is in bytes, or in words for a word-addressed device, which the
+// response alone does not tell: Bytes applies it. Data is a copy.
 type ReadFRUDataResponse struct {
-	Data []byte
+	Count uint8
+	Data  []byte
 }
 
-// AppendTo writes the count byte from len(Data), which must fit a byte.
 func (r *ReadFRUDataResponse) AppendTo(b []byte) []byte {
-	n := min(len(r.Data), 0xFF)
-	b = append(b, uint8(n))
-	return append(b, r.Data[:n]...)
+	b = append(b, r.Count)
+	return append(b, r.Data...)
 }
 
-// Unmarshal checks the count against the bytes that follow it: fewer is
-// an error, more are ignored (some controllers pad the reply).
 func (r *ReadFRUDataResponse) Unmarshal(data []byte) error {
 	if err := checkFixedLen("read fru data response", data, 1); err != nil {
 		return err
 	}
-	n := int(data[0])
-	if len(data)-1 < n {
-		return short("read fru data response", len(data), n+1)
-	}
-	r.Data = append(r.Data[:0:0], data[1:1+n]...)
+	r.Count = data[0]
+	r.Data = append(r.Data[:0:0], data[1:]...)
 	return nil
+}
+
+// Bytes returns the data the count covers (Count bytes, or Count words
+// when words), failing with ErrShort when fewer follow. Bytes past the
+// count are ignored: some controllers pad the reply.
+func (r *ReadFRUDataResponse) Bytes(words bool) ([]byte, error) {
+	n := int(r.Count)
+	if words {
+		n *= 2
+	}
+	if len(r.Data) < n {
+		return nil, short("read fru data response", len(r.Data)+1, n+1)
+	}
+	return r.Data[:n], nil
+}
+
+// NewReadFRUDataResponse returns the response carrying data (at most 255
+// bytes, or words when words).
+func NewReadFRUDataResponse(data []byte, words bool) *ReadFRUDataResponse {
+	if words {
+		data = data[:len(data)&^1]
+		if len(data) > 2*0xFF {
+			data = data[:2*0xFF]
+		}
+		return &ReadFRUDataResponse{Count: uint8(len(data) / 2), Data: data}
+	}
+	if len(data) > 0xFF {
+		data = data[:0xFF]
+	}
+	return &ReadFRUDataResponse{Count: uint8(len(data)), Data: data}
 }

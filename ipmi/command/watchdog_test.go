@@ -1,9 +1,12 @@
 package command_test
 
 import (
+	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/command"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
 )
 
 func TestGetWatchdogTimer(t *testing.T) {
@@ -104,17 +107,51 @@ func TestFRUCommands(t *testing.T) {
 		{name: "read request", vector: "01 08 01 10", fresh: func() codec { return &command.ReadFRUDataRequest{} },
 			want: &command.ReadFRUDataRequest{DeviceID: 1, Offset: 0x108, Count: 16}, canonical: true},
 		{name: "read response", vector: "04 01 00 00 01", fresh: func() codec { return &command.ReadFRUDataResponse{} },
-			want: &command.ReadFRUDataResponse{Data: []byte{1, 0, 0, 1}}, canonical: true},
+			want: &command.ReadFRUDataResponse{Count: 4, Data: []byte{1, 0, 0, 1}}, canonical: true},
 		{name: "read response empty", vector: "00", fresh: func() codec { return &command.ReadFRUDataResponse{} },
 			want: &command.ReadFRUDataResponse{}, canonical: true},
 		{name: "read response padded", vector: "02 aa bb cc", fresh: func() codec { return &command.ReadFRUDataResponse{} },
-			want: &command.ReadFRUDataResponse{Data: []byte{0xaa, 0xbb}}},
+			want: &command.ReadFRUDataResponse{Count: 2, Data: []byte{0xaa, 0xbb, 0xcc}}, canonical: true},
 	})
 	runShort(t, "area info request", "03", 1, func() codec { return &command.GetFRUInventoryAreaInfoRequest{} })
 	runShort(t, "area info", "00 01 00", 3, func() codec { return &command.GetFRUInventoryAreaInfoResponse{} })
 	runShort(t, "read request", "01 08 01 10", 4, func() codec { return &command.ReadFRUDataRequest{} })
-	// A count larger than the data is short.
-	runShort(t, "read response", "04 01 00 00 01", 5, func() codec { return &command.ReadFRUDataResponse{} })
+	runShort(t, "read response", "04", 1, func() codec { return &command.ReadFRUDataResponse{} })
+	// The count covers bytes, or words on a word-addressed device; more
+	// bytes than it covers are padding, fewer are short.
+	for _, tc := range []struct {
+		vector string
+		words  bool
+		want   string
+		short  bool
+	}{
+		{"02 aa bb cc", false, "aa bb", false},
+		{"02 aa bb cc dd", true, "aa bb cc dd", false},
+		{"02 aa bb cc", true, "", true},
+		{"04 01 00", false, "", true},
+		{"00", true, "", false},
+	} {
+		var r command.ReadFRUDataResponse
+		if err := r.Unmarshal(hexBytes(t, tc.vector)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.Bytes(tc.words)
+		if tc.short {
+			if !errors.Is(err, wire.ErrShort) {
+				t.Errorf("%s words=%v: err %v, want ErrShort", tc.vector, tc.words, err)
+			}
+			continue
+		}
+		if err != nil || !bytes.Equal(got, hexBytes(t, tc.want)) {
+			t.Errorf("%s words=%v: % x %v, want %s", tc.vector, tc.words, got, err, tc.want)
+		}
+	}
+	if r := command.NewReadFRUDataResponse([]byte{1, 2, 3}, true); r.Count != 1 || len(r.Data) != 2 {
+		t.Errorf("word response of 3 bytes: %+v", r)
+	}
+	if r := command.NewReadFRUDataResponse(make([]byte, 300), false); r.Count != 255 || len(r.Data) != 255 {
+		t.Errorf("byte response of 300 bytes: count %d len %d", r.Count, len(r.Data))
+	}
 }
 
 func TestSupermicroLANMode(t *testing.T) {
