@@ -334,3 +334,51 @@ func TestDemoServesMetricsAndSaysHow(t *testing.T) {
 		t.Fatalf("demo exit code %d", code)
 	}
 }
+
+// scrapeDuration is the ipmi_scrape_duration_seconds of a scrape body.
+var scrapeDurationRe = regexp.MustCompile(`(?m)^ipmi_scrape_duration_seconds ([0-9.e+-]+)$`)
+
+// TestScrapeDurationCoversLogin: a BMC that never answers the login
+// spends the whole scrape timeout in session set-up, and
+// ipmi_scrape_duration_seconds says so (it counted only the collectors,
+// 2e-05 s, so "duration near the timeout" could not be seen).
+func TestScrapeDurationCoversLogin(t *testing.T) {
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "password"), []byte("pw-from-file"), 0o600)
+	path := writeConfig(t, dir, goodConfig)
+	p := start(t, "--config.file="+path, "--scrape.timeout-offset=0s")
+	p.waitReady(t)
+	req, err := http.NewRequest(http.MethodGet, p.url("/ipmi?target="+silent.LocalAddr().String()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const timeout = 1.5
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", fmt.Sprint(timeout))
+	began := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	took := time.Since(began).Seconds()
+	m := scrapeDurationRe.FindStringSubmatch(string(body))
+	if m == nil {
+		t.Fatalf("no ipmi_scrape_duration_seconds:\n%s", body)
+	}
+	var d float64
+	fmt.Sscan(m[1], &d)
+	if !strings.Contains(string(body), `ipmi_up{collector="ipmi"} 0`) {
+		t.Fatalf("the silent BMC's scrape is not down:\n%s", body)
+	}
+	// The scrape lasted about the timeout; the metric must say about as
+	// much (not more than the request took, not much less).
+	if d < 0.8*timeout || d > took {
+		t.Fatalf("ipmi_scrape_duration_seconds %v for a scrape that took %.3fs against a %vs timeout", d, took, timeout)
+	}
+}

@@ -36,6 +36,10 @@ type Target struct {
 	// same SDR records (see SensorTables); nil gives State a table of its
 	// own.
 	Tables *SensorTables
+	// Start, when set, is when the scrape began (before the session was
+	// set up): ipmi_scrape_duration_seconds counts from it, so a scrape
+	// that spent its time logging in says so. Zero counts from Scrape.
+	Start time.Time
 }
 
 // Collector produces the metrics of one concern. Collect sends what it
@@ -72,7 +76,10 @@ type SessionError interface{ SessionBroken() bool }
 // collector then reports ipmi_up 0. broken reports whether any collector
 // saw an error for which isBroken returns true.
 func Scrape(ctx context.Context, t *Target, openErr error, isBroken func(error) bool) (metrics []prometheus.Metric, broken bool) {
-	start := time.Now()
+	start := t.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
 	ch := make(chan prometheus.Metric, 256)
 	done := make(chan struct{})
 	go func() {

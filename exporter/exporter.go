@@ -342,6 +342,9 @@ func lookupReason(err error) string {
 // collect runs one collection through the pool: concurrent scrapes of
 // the same target and module share it.
 func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, logger log.Logger) []prometheus.Metric {
+	// The scrape's duration counts from here: waiting for a slot and
+	// setting up the session are part of it.
+	start := time.Now()
 	key := pool.Key{Target: addr, Module: m.Name}
 	dial := func(ctx context.Context) (pool.Session, error) {
 		return x.opts.Dial(ctx, addr, m)
@@ -382,7 +385,7 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 				st.authErr = nil
 			}
 		}
-		t := &collector.Target{Module: m, State: st.collector, Logger: logger, Tables: x.tables}
+		t := &collector.Target{Module: m, State: st.collector, Logger: logger, Tables: x.tables, Start: start}
 		if openErr == nil {
 			if st.session != e.Session {
 				// One client per request the module keeps in
@@ -428,7 +431,7 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 		// The pool could not even start (shutting down, or no slot
 		// within the deadline): report every collector down.
 		level.Warn(logger).Log("msg", "scrape not run", "err", err)
-		metrics, _ := collector.Scrape(ctx, &collector.Target{Module: m, Logger: logger}, err, nil)
+		metrics, _ := collector.Scrape(ctx, &collector.Target{Module: m, Logger: logger, Start: start}, err, nil)
 		return metrics
 	}
 	return res.([]prometheus.Metric)
