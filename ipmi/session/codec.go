@@ -3,6 +3,7 @@ package session
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/crypto"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
@@ -14,8 +15,6 @@ type openResult int
 const (
 	// openOK: the datagram belongs to this session and passed every check.
 	openOK openResult = iota
-	// openDrop: not ours, forged, replayed, corrupt or undecodable.
-	openDrop
 	// openSessionless: an unauthenticated datagram outside any session
 	// (session ID 0). On an established session this is how some BMCs
 	// answer a request for a session they no longer know.
@@ -25,7 +24,59 @@ const (
 	// "invalid session ID" or "inactive session ID": the BMC says our
 	// session is gone.
 	openSessionInvalid
+
+	// The datagram is dropped, for the reason the name gives (see
+	// dropReason): its headers do not parse or are not IPMI,
+	dropMalformed
+	// it names another session,
+	dropUnknownSession
+	// it fails authentication (integrity check value, IPMI v1.5 auth
+	// code, or no authentication where the session has it),
+	dropIntegrity
+	// its session sequence number is outside the window or seen before,
+	dropSequence
+	// or the IPMI message's checksum is wrong.
+	dropChecksum
 )
+
+// dropped reports whether the datagram is dropped.
+func (r openResult) dropped() bool { return r >= dropMalformed }
+
+// dropReason is the reason label of a dropped datagram, as in
+// ipmi_fleet_exporter_replies_dropped_total.
+func (r openResult) dropReason() string {
+	switch r {
+	case dropMalformed:
+		return "malformed"
+	case dropUnknownSession:
+		return "unknown_session"
+	case dropIntegrity:
+		return "integrity"
+	case dropSequence:
+		return "sequence"
+	case dropChecksum:
+		return "checksum"
+	}
+	return ""
+}
+
+// Reasons for dropping a datagram that decoded, named by dispatch.
+const (
+	// dropUnexpected: the answer's netFn or command is not the pending
+	// request's.
+	dropUnexpected = "unexpected_response"
+	// dropUnmatched: no request is waiting for its sequence number (a
+	// late answer to a request that gave up, or a duplicate).
+	dropUnmatched = "late_or_duplicate"
+)
+
+// decodeResult maps a message decoding error to a drop reason.
+func decodeResult(err error) openResult {
+	if errors.Is(err, wire.ErrChecksum) {
+		return dropChecksum
+	}
+	return dropMalformed
+}
 
 // codec turns IPMI messages into datagrams and back for one session
 // state. It is used under Session.mu only.
@@ -73,7 +124,7 @@ func (sessionless15) seal(dst, msg []byte) ([]byte, error) {
 func (sessionless15) open(b []byte) (wire.Message, openResult) {
 	m, ok := sessionlessMessage(b)
 	if !ok {
-		return m, openDrop
+		return m, dropMalformed
 	}
 	return m, openOK
 }
@@ -154,18 +205,18 @@ func (c *v2Codec) seal(dst, msg []byte) ([]byte, error) {
 func (c *v2Codec) open(b []byte) (wire.Message, openResult) {
 	var none wire.Message
 	if len(b) < wire.RMCPHeaderSize+12 || b[0] != wire.RMCPVersion1 || b[3] != wire.RMCPClassIPMI {
-		return none, openDrop
+		return none, dropMalformed
 	}
 	body := b[wire.RMCPHeaderSize:]
 	if wire.AuthType(body[0]) != wire.AuthTypeRMCPPlus {
 		if m, ok := sessionlessMessage(b); ok {
 			return m, openSessionless
 		}
-		return none, openDrop
+		return none, dropMalformed
 	}
 	h, payload, rest, err := wire.DecodeSessionV2Header(body)
 	if err != nil {
-		return none, openDrop
+		return none, dropMalformed
 	}
 	if h.SessionID != c.consoleID {
 		if m, ok := sessionlessMessage(b); ok {
@@ -174,39 +225,50 @@ func (c *v2Codec) open(b []byte) (wire.Message, openResult) {
 		if c.sessionRefused(h, payload) {
 			return none, openSessionInvalid
 		}
-		return none, openDrop
+		return none, dropUnknownSession
 	}
 	if c.integrity != nil {
 		// Everything after the handshake must be authenticated: an
 		// unauthenticated packet naming our session is forged.
 		if !h.Authenticated {
-			return none, openDrop
+			return none, dropIntegrity
 		}
 		code, err := wire.CheckIntegrityTrailer(rest, c.integrity.AuthCodeLen())
 		if err != nil {
-			return none, openDrop
+			return none, dropIntegrity
 		}
 		signed := body[:len(body)-len(code)]
 		if !c.integrity.Verify(signed, code) {
-			return none, openDrop
+			return none, dropIntegrity
 		}
 	} else if h.Authenticated || len(rest) != 0 {
-		return none, openDrop
+		return none, dropIntegrity
 	}
 	if h.PayloadType != wire.PayloadIPMI || h.Sequence == 0 || h.Encrypted != (c.aes != nil) {
-		return none, openDrop
+		return none, dropMalformed
 	}
 	msg := payload
 	if c.aes != nil {
 		if msg, err = c.aes.Decrypt(payload); err != nil {
-			return none, openDrop
+			return none, dropMalformed
 		}
 	}
 	m, err := wire.DecodeMessage(msg)
+	if errors.Is(err, wire.ErrChecksum) && c.integrity != nil {
+		// Some BMCs (Supermicro X9, FreeIPMI's nochecksumcheck) get the
+		// message checksums wrong. The integrity check value just
+		// verified covers every byte of the message, so the checksums
+		// add nothing here: take the message, as FreeIPMI does with
+		// that flag. Without integrity the checksums are all we have.
+		m, err = wire.DecodeMessageUnchecked(msg)
+	}
+	if err != nil {
+		return none, decodeResult(err)
+	}
 	// The replay window is updated only for a packet that passed every
 	// check, so a corrupt copy cannot burn the number of a good one.
-	if err != nil || !c.window.accept(h.Sequence) {
-		return none, openDrop
+	if !c.window.accept(h.Sequence) {
+		return none, dropSequence
 	}
 	return m, openOK
 }
@@ -275,34 +337,37 @@ func (c *v15Codec) seal(dst, msg []byte) ([]byte, error) {
 func (c *v15Codec) open(b []byte) (wire.Message, openResult) {
 	var none wire.Message
 	if len(b) < wire.RMCPHeaderSize+10 || b[0] != wire.RMCPVersion1 || b[3] != wire.RMCPClassIPMI {
-		return none, openDrop
+		return none, dropMalformed
 	}
 	body := b[wire.RMCPHeaderSize:]
 	if wire.AuthType(body[0]) == wire.AuthTypeRMCPPlus {
-		return none, openDrop
+		return none, dropMalformed
 	}
 	h, payload, err := wire.DecodeSession15Header(body)
 	if err != nil {
-		return none, openDrop
+		return none, dropMalformed
 	}
 	if h.SessionID != c.id {
 		if m, ok := sessionlessMessage(b); ok && h.AuthType == wire.AuthTypeNone {
 			return m, openSessionless
 		}
-		return none, openDrop
+		return none, dropUnknownSession
 	}
 	if h.AuthType != c.inAuth {
-		return none, openDrop
+		return none, dropIntegrity
 	}
 	if h.AuthType != wire.AuthTypeNone {
 		want, err := crypto.AuthCode15(h.AuthType, c.password, h.SessionID, h.Sequence, payload)
 		if err != nil || !crypto.Equal(want[:], h.AuthCode[:]) {
-			return none, openDrop
+			return none, dropIntegrity
 		}
 	}
 	m, err := wire.DecodeMessage(payload)
-	if err != nil || (!c.noWindow && !c.window.accept(h.Sequence)) {
-		return none, openDrop
+	if err != nil {
+		return none, decodeResult(err)
+	}
+	if !c.noWindow && !c.window.accept(h.Sequence) {
+		return none, dropSequence
 	}
 	return m, openOK
 }

@@ -64,7 +64,7 @@ func TestCodecRoundTripAndTamper(t *testing.T) {
 			t.Fatalf("suite %d: open = %v %+v", suite, res, m)
 		}
 		// The same packet again is a replay.
-		if _, res := console.open(append([]byte(nil), pkt...)); res != openDrop {
+		if _, res := console.open(append([]byte(nil), pkt...)); !res.dropped() {
 			t.Errorf("suite %d: replay accepted", suite)
 		}
 		// Every single-bit change is caught: by the integrity check, or
@@ -100,7 +100,7 @@ func TestCodec15(t *testing.T) {
 		if m, res := console.open(append([]byte(nil), pkt...)); res != openOK || m.Seq != 9 {
 			t.Fatalf("%s: %v", auth, res)
 		}
-		if _, res := console.open(append([]byte(nil), pkt...)); res != openDrop {
+		if _, res := console.open(append([]byte(nil), pkt...)); !res.dropped() {
 			t.Errorf("%s: replay accepted", auth)
 		}
 		if auth == wire.AuthTypeMD5 {
@@ -176,4 +176,30 @@ func FuzzInboundV15(f *testing.F) {
 		// bytes
 		_, _ = sessionless15{}.open(b)
 	})
+}
+
+// TestCodecBadChecksum: a message with wrong checksums (Supermicro X9,
+// FreeIPMI's nochecksumcheck) is taken when an integrity check value
+// covered it, and dropped as "checksum" when nothing else did.
+func TestCodecBadChecksum(t *testing.T) {
+	for _, c := range []struct {
+		suite uint8
+		want  openResult
+	}{{3, openOK}, {17, openOK}, {2, openOK}, {1, dropChecksum}, {0, dropChecksum}} {
+		console, bmc := v2Pair(t, c.suite)
+		msg := testResponse(7)
+		msg[len(msg)-1] ^= 0x5A // data checksum
+		msg[2] ^= 0x01          // header checksum
+		pkt, err := bmc.seal(nil, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, res := console.open(pkt)
+		if res != c.want {
+			t.Errorf("suite %d: %v (%s), want %v", c.suite, res, res.dropReason(), c.want)
+		}
+		if res == openOK && (m.Seq != 7 || !bytes.Equal(m.Data, []byte{0, 0x58, 0xC0, 0, 0})) {
+			t.Errorf("suite %d: message %+v", c.suite, m)
+		}
+	}
 }

@@ -85,6 +85,13 @@ func (s *Session) loginWithSuite(ctx context.Context, suite crypto.CipherSuite) 
 				err = errors.Unwrap(err)
 			}
 		}
+		if t := tracerFrom(ctx); t != nil {
+			kv := []any{"suite", suite.ID, "lookup", mode, "privilege", s.cfg.Privilege, "user", s.cfg.Username}
+			if err != nil {
+				kv = append(kv, "err", err)
+			}
+			t.Trace("login attempt", kv...)
+		}
 		if err == nil {
 			s.cfg.Memory.remember(mode, suite)
 			return nil
@@ -164,6 +171,13 @@ func (s *Session) cipherSuiteCandidates(ctx context.Context) ([]crypto.CipherSui
 			// ipmitool's -C auto does.
 			offered = crypto.SupportedCipherSuiteIDs()
 		}
+	}
+	if t := tracerFrom(ctx); t != nil {
+		kv := []any{"offered", offered}
+		if len(order) > 0 {
+			kv = append(kv, "remembered", order[0].ID)
+		}
+		t.Trace("cipher suites", kv...)
 	}
 	for _, suite := range preferenceOrder(offered) {
 		if len(order) == 0 || suite.ID != order[0].ID {

@@ -270,6 +270,19 @@ func (s *Session) Exchange(ctx context.Context, target wire.Target, netFn wire.N
 	if _, nop := s.obs.(nopObserver); !nop {
 		s.obs.Request(CommandName(netFn, cmd), result, code, time.Since(start))
 	}
+	if t := tracerFrom(ctx); t != nil {
+		kv := []any{"command", CommandName(netFn, cmd), "result", result, "took", time.Since(start).Round(time.Microsecond)}
+		if !target.IsBMC() {
+			kv = append(kv, "bridged_to", fmt.Sprintf("0x%02x", target.Addr), "channel", target.Channel)
+		}
+		if result == RequestCompletionCode {
+			kv = append(kv, "completion_code", code.String())
+		}
+		if err != nil {
+			kv = append(kv, "err", err)
+		}
+		t.Trace("request", kv...)
+	}
 	return code, resp, err
 }
 
@@ -689,6 +702,9 @@ func (s *Session) attempt(ctx context.Context, r *request, deadline time.Time) e
 				return err
 			}
 			s.obs.Retransmit(CommandName(r.netFn, r.cmd))
+			if t := tracerFrom(ctx); t != nil {
+				t.Trace("retransmit", "command", CommandName(r.netFn, r.cmd), "after", now.Sub(r.firstSent).Round(time.Millisecond))
+			}
 			interval = min(2*interval, maxRetryInterval)
 			nextSend = now.Add(interval)
 			continue
@@ -765,8 +781,21 @@ func (s *Session) readUntil(ctx context.Context, r *request, wake time.Time) err
 			continue
 		}
 		s.mu.Lock()
-		s.dispatchLocked(s.rbuf[:n])
+		dropped := s.dispatchLocked(s.rbuf[:n])
 		s.mu.Unlock()
+		if dropped != "" {
+			s.replyDropped(ctx, dropped)
+		}
+	}
+}
+
+// replyDropped reports a datagram dispatch dropped.
+func (s *Session) replyDropped(ctx context.Context, reason string) {
+	if d, ok := s.obs.(DropObserver); ok {
+		d.ReplyDropped(reason)
+	}
+	if t := tracerFrom(ctx); t != nil {
+		t.Trace("reply dropped", "reason", reason)
 	}
 }
 
@@ -799,20 +828,20 @@ func (s *Session) sendLocked(r *request) error {
 // dispatchLocked hands one datagram to the request it answers. Anything
 // that fails a check, answers nothing pending (a stale or duplicate
 // reply), or does not match the pending request's command is dropped.
-func (s *Session) dispatchLocked(b []byte) {
+func (s *Session) dispatchLocked(b []byte) (dropped string) {
 	if s.codec == nil {
-		return
+		return ""
 	}
 	m, res := s.codec.open(b)
-	switch res {
-	case openDrop:
-		return
-	case openSessionless:
+	switch {
+	case res.dropped():
+		return res.dropReason()
+	case res == openSessionless:
 		if s.established {
 			s.sessionlessLocked(m)
 		}
-		return
-	case openSessionInvalid:
+		return ""
+	case res == openSessionInvalid:
 		if s.established {
 			for _, r := range s.pending {
 				if r != nil && !r.completed {
@@ -820,23 +849,25 @@ func (s *Session) dispatchLocked(b []byte) {
 				}
 			}
 		}
-		return
+		return ""
 	}
 	if !m.NetFn.IsResponse() || len(m.Data) == 0 {
-		return
+		return dropUnexpected
 	}
 	r := s.pending[m.Seq&0x3F]
 	if r == nil || r.completed {
-		return
+		return dropUnmatched
 	}
 	code := wire.CompletionCode(m.Data[0])
 	if !r.bridged {
 		if m.NetFn == r.netFn.Response() && m.Cmd == r.cmd {
 			s.completeLocked(r, code, m.Data[1:], nil)
+			return ""
 		}
-		return
+		return dropUnexpected
 	}
 	s.bridgedLocked(r, m, code)
+	return ""
 }
 
 // bridgedLocked handles a response to a bridged request. The BMC answers
@@ -941,6 +972,13 @@ func (s *Session) handshake(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.obs.Handshake(handshakeResultOf(err), time.Since(start))
+	if t := tracerFrom(ctx); t != nil {
+		kv := []any{"driver", s.cfg.Driver, "result", handshakeResultOf(err), "took", time.Since(start).Round(time.Microsecond)}
+		if err != nil {
+			kv = append(kv, "err", err)
+		}
+		t.Trace("login", kv...)
+	}
 	if err != nil {
 		return err
 	}

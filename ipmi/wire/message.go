@@ -61,6 +61,17 @@ func DecodeMessage(b []byte) (Message, error) {
 	if Checksum(b[3:len(b)-1]) != b[len(b)-1] {
 		return Message{}, fmt.Errorf("ipmi message data: %w", ErrChecksum)
 	}
+	return DecodeMessageUnchecked(b)
+}
+
+// DecodeMessageUnchecked decodes an IPMI LAN message without verifying its
+// checksums, for a message whose every byte an RMCP+ integrity check
+// value already verified (some BMCs send wrong checksums: FreeIPMI's
+// nochecksumcheck workaround). Data aliases b.
+func DecodeMessageUnchecked(b []byte) (Message, error) {
+	if len(b) < MessageHeaderSize {
+		return Message{}, fmt.Errorf("ipmi message: %d bytes: %w", len(b), ErrShort)
+	}
 	return Message{
 		DestAddr: b[0],
 		NetFn:    NetFn(b[1] >> 2),
