@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -414,3 +416,70 @@ func (o *countingObserver) Request(string, RequestResult, wire.CompletionCode, t
 func (*countingObserver) Retransmit(string) {}
 func (*countingObserver) SessionOpened()    {}
 func (*countingObserver) SessionClosed()    {}
+
+// TestIPMISimLoginMatrix logs in to ipmi_sim with every account at every
+// privilege, with default settings otherwise (cipher suite and lookup
+// auto), and with ipmitool's defaults (name-only lookup) as the oracle:
+// wherever ipmitool logs in, so must we; where it fails, we fail with a
+// clear error. Until issue 11, a module at privilege user could not log
+// in to an administrator account here, which no test caught because every
+// test logged in at the account's own privilege.
+func TestIPMISimLoginMatrix(t *testing.T) {
+	sim := testbed.StartIPMISim(t, testbed.IPMISimOptions{})
+	privileges := map[string]wire.PrivilegeLevel{
+		"USER": wire.PrivilegeUser, "OPERATOR": wire.PrivilegeOperator, "ADMINISTRATOR": wire.PrivilegeAdmin,
+	}
+	logins, refusals := 0, 0
+	accounts := append(slices.Clone(testbed.Users),
+		testbed.User{Name: "admin", Password: "wrong password"}, testbed.User{Name: "nobody", Password: "password"})
+	for _, user := range accounts {
+		for _, privName := range []string{"USER", "OPERATOR", "ADMINISTRATOR"} {
+			name := user.Name
+			if name == "" {
+				name = "(anonymous)"
+			}
+			if user.Privilege == "" {
+				name += " (" + user.Password + ")"
+			}
+			t.Run(name+" at "+privName, func(t *testing.T) {
+				o := testbed.ClientOptions{User: user.Name, Password: user.Password, Anonymous: user.Name == "", Privilege: privName}
+				_, toolErr := sim.IpmitoolAs(testContext(t, 30*time.Second), o, "mc", "info")
+				cfg := Config{Host: sim.Addr, Username: user.Name, Password: []byte(user.Password),
+					Privilege: privileges[privName], CipherSuite: CipherSuiteAuto, Memory: &Memory{}}
+				s, err := Open(testContext(t, 10*time.Second), cfg)
+				switch {
+				case toolErr == nil && err != nil:
+					t.Fatalf("ipmitool logs in, we do not: %v", err)
+				case toolErr != nil && err == nil:
+					_ = s.Close(testContext(t, 5*time.Second))
+					t.Fatalf("we log in where ipmitool does not (%v)", toolErr)
+				case err != nil:
+					var ae *AuthError
+					if !errors.As(err, &ae) || !strings.Contains(err.Error(), "privilege "+privileges[privName].String()) {
+						t.Fatalf("refused without a clear reason: %v", err)
+					}
+					t.Logf("refused as by ipmitool: %v", err)
+					refusals++
+					return
+				}
+				logins++
+				code, data, err := s.Exchange(testContext(t, 5*time.Second), wire.Target{}, wire.NetFnApp, 0x01, nil)
+				if err != nil || code != wire.CCOK || len(data) < 11 {
+					t.Errorf("get device id: %v %v % x", code, err, data)
+				}
+				if cfg.Memory.Lookup() != LookupNameOnly {
+					t.Errorf("learnt %v, want name-only lookup (ipmi_sim supports it)", cfg.Memory.Lookup())
+				}
+				if err := s.Close(testContext(t, 5*time.Second)); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+	// ipmi_sim lets the administrator and operator accounts log in at
+	// every level (it does not cap the operator at its limit) and the
+	// user accounts at user: at least those eight.
+	if logins < 8 || refusals < 6 {
+		t.Errorf("%d logins and %d refusals, want at least 8 and the 6 of the wrong password and unknown user", logins, refusals)
+	}
+}
