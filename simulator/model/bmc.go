@@ -86,6 +86,9 @@ type BMC struct {
 	selAdded    command.Timestamp
 	selErased   command.Timestamp
 	selOverflow bool
+
+	watchdog watchdogState             // watchdog.go
+	lanMode  command.SupermicroLANMode // oem.go
 }
 
 // selEntry is one stored SEL record, record ID included in its bytes.

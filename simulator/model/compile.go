@@ -41,6 +41,8 @@ type compiledProfile struct {
 
 	selCapacity int
 	selInitial  []SELEntrySpec
+
+	frus []fruDef // FRU devices Read FRU Data serves (fru.go)
 }
 
 type compiledLAN struct {
@@ -176,6 +178,7 @@ func compileProfile(p *Profile) (*compiledProfile, error) {
 			return nil, fmt.Errorf("frus[%d] %q: FRU device ID %d used twice", i, f.Name, f.DeviceID)
 		}
 		fruIDs[f.DeviceID] = true
+		c.frus = append(c.frus, newFRUDef(f))
 		records = append(records, rec)
 		nextID++
 	}

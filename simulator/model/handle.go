@@ -51,6 +51,19 @@ func bmcCommand(op command.Op) (commandSpec, bool) {
 		return commandSpec{user, 2, 2, (*BMC).dcmiGetCapabilities}, true
 	case command.Op{NetFn: wire.NetFnGroupExt, Cmd: command.CmdDCMIGetPowerReading}:
 		return commandSpec{user, 4, 4, (*BMC).dcmiGetPowerReading}, true
+	// Watchdog (watchdog.go), FRU (fru.go), Supermicro OEM (oem.go).
+	case command.Op{NetFn: wire.NetFnApp, Cmd: command.CmdGetWatchdogTimer}:
+		return commandSpec{user, 0, 0, (*BMC).getWatchdogTimer}, true
+	case command.Op{NetFn: wire.NetFnApp, Cmd: command.CmdSetWatchdogTimer}:
+		return commandSpec{operator, 6, 6, (*BMC).setWatchdogTimer}, true
+	case command.Op{NetFn: wire.NetFnApp, Cmd: command.CmdResetWatchdogTimer}:
+		return commandSpec{operator, 0, 0, (*BMC).resetWatchdogTimer}, true
+	case command.Op{NetFn: wire.NetFnStorage, Cmd: command.CmdGetFRUInventoryAreaInfo}:
+		return commandSpec{user, 1, 1, (*BMC).getFRUInventoryAreaInfo}, true
+	case command.Op{NetFn: wire.NetFnStorage, Cmd: command.CmdReadFRUData}:
+		return commandSpec{user, 4, 4, (*BMC).readFRUData}, true
+	case command.Op{NetFn: command.NetFnOEMSupermicro, Cmd: command.CmdSupermicroOEM}:
+		return commandSpec{wire.PrivilegeAdmin, 2, 3, (*BMC).supermicroOEM}, true
 	}
 	return controllerCommand(op)
 }

@@ -111,6 +111,8 @@ type FRUSpec struct {
 	Name     string `yaml:"name"`
 	DeviceID uint8  `yaml:"device_id"`
 	Entity   string `yaml:"entity"`
+	// Inventory is what Read FRU Data serves (defaults: see newFRUDef).
+	Inventory *FRUInventory `yaml:"inventory"`
 }
 
 // Record kinds of a sensor's SDR.
