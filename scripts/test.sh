@@ -20,6 +20,8 @@ missing=()
 for tool in "${!packages[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${packages[$tool]}")
 done
+# pyghmi's BMC server (interop tests) is a Python module for Debian's python3.
+/usr/bin/python3 -c 'import pyghmi.ipmi.bmc' >/dev/null 2>&1 || missing+=(python3-pyghmi)
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   echo "test.sh: installing ${missing[*]}"
@@ -32,6 +34,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # The Debian prometheus package starts nothing here (no systemd), but make
 # sure no packaged daemon holds the ports the end-to-end test uses.
+
+# bougou/go-ipmi's reference BMC (interop tests), built outside this
+# module's go.mod so it never becomes a dependency of the product.
+goipmi_version=v0.9.1
+gobin="$(go env GOPATH | cut -d: -f1)/bin"
+export PATH="$gobin:$PATH"
+if ! go version -m "$gobin/goipmi-server" 2>/dev/null | grep -q "github.com/bougou/go-ipmi[[:space:]]*$goipmi_version[[:space:]]"; then
+  echo "test.sh: installing goipmi-server $goipmi_version"
+  (cd / && GOBIN="$gobin" go install "github.com/bougou/go-ipmi/cmd/goipmi-server@$goipmi_version")
+fi
 
 echo "test.sh: gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
