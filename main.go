@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -44,6 +46,7 @@ type flags struct {
 	timeoutOffset time.Duration
 	maxInFlight   int
 	shutdownGrace time.Duration
+	pprof         bool
 	web           *web.FlagConfig
 }
 
@@ -67,6 +70,11 @@ func parseFlags(args []string) (*flags, error) {
 		Default("512").IntVar(&f.maxInFlight)
 	app.Flag("web.shutdown-grace", "How long shutdown waits for running scrapes before closing sessions.").
 		Default("10s").DurationVar(&f.shutdownGrace)
+	// Off by default, as in node_exporter: profiles show the process'
+	// memory and cost CPU to take, and the exporter's port is often
+	// reachable from more places than its operators.
+	app.Flag("web.enable-pprof", "Serve Go's runtime profiles on /debug/pprof/ (and link them on the landing page).").
+		BoolVar(&f.pprof)
 	f.web = kingpinflag.AddFlags(app, ":9290")
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
@@ -210,6 +218,8 @@ func run(args []string, stdout, stderr *os.File) int {
 		Name:        "IPMI Fleet Exporter",
 		Description: "Prometheus exporter for server BMCs over IPMI v2.0 LAN",
 		Version:     version.Info(),
+		// The toolkit links /debug/pprof unless told not to.
+		Profiling: strconv.FormatBool(f.pprof),
 		Form: web.LandingForm{
 			Action: "/ipmi",
 			Inputs: []web.LandingFormInput{
@@ -227,6 +237,13 @@ func run(args []string, stdout, stderr *os.File) int {
 		return 1
 	}
 	mux.Handle("/", landing)
+	if f.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 
 	srv := &http.Server{
 		Handler:           mux,

@@ -382,3 +382,35 @@ func TestScrapeDurationCoversLogin(t *testing.T) {
 		t.Fatalf("ipmi_scrape_duration_seconds %v for a scrape that took %.3fs against a %vs timeout", d, took, timeout)
 	}
 }
+
+// TestPprofOnlyWhenEnabled: the landing page links /debug/pprof only when
+// the exporter serves it (it linked the profiles and answered 404).
+func TestPprofOnlyWhenEnabled(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "password"), []byte("pw-from-file"), 0o600)
+	path := writeConfig(t, dir, goodConfig)
+	for _, enabled := range []bool{false, true} {
+		t.Run(fmt.Sprint("enabled=", enabled), func(t *testing.T) {
+			args := []string{"--config.file=" + path}
+			if enabled {
+				args = append(args, "--web.enable-pprof")
+			}
+			p := start(t, args...)
+			p.waitReady(t)
+			_, landing := get(t, p.url("/"))
+			linked := strings.Contains(landing, "debug/pprof")
+			code, _ := get(t, p.url("/debug/pprof/heap?debug=1"))
+			if linked != enabled || (code == 200) != enabled {
+				t.Fatalf("--web.enable-pprof=%v: landing page links pprof %v, /debug/pprof/heap answers %d", enabled, linked, code)
+			}
+			// Every link on the landing page answers.
+			for _, m := range regexp.MustCompile(`href="(/[^"]*)"`).FindAllStringSubmatch(landing, -1) {
+				// A one-second CPU profile proves the link as well as a minute.
+				link := strings.Replace(m[1], "seconds=60", "seconds=1", 1)
+				if code, _ := get(t, p.url(link)); code != 200 {
+					t.Errorf("landing page link %s answers %d", m[1], code)
+				}
+			}
+		})
+	}
+}
