@@ -73,6 +73,9 @@ func (s Severity) Worse(o Severity) Severity {
 //	                      platform alert
 //	                  W/N drive slot (asserted = drive present)
 //	                  N/N button/switch
+//	                  N/W any other sensor type: a generic digital sensor (for example
+//	                      Physical Security "Chassis Intru") is nominal when deasserted,
+//	                      as ipmitool shows it ("ok"), and asserted is worth a look
 //
 // Sensor-specific (6Fh) state sets, in offset order:
 //
@@ -222,7 +225,7 @@ var discreteSeverities = map[severityKey][]Severity{
 // false when the (sensor type, event/reading type) pair or the offset is
 // not interpreted.
 func StateSeverity(st SensorType, et EventReadingType, offset uint8) (Severity, bool) {
-	sev, ok := discreteSeverities[severityKey{st, et}]
+	sev, ok := severitiesOf(st, et)
 	if !ok || int(offset) >= len(sev) {
 		return Unknown, false
 	}
@@ -233,7 +236,7 @@ func StateSeverity(st SensorType, et EventReadingType, offset uint8) (Severity, 
 // the policy above. Bits beyond the offsets the state set defines are
 // ignored.
 func DiscreteSeverity(st SensorType, et EventReadingType, states uint16) Severity {
-	sev, ok := discreteSeverities[severityKey{st, et}]
+	sev, ok := severitiesOf(st, et)
 	if !ok {
 		return Unknown
 	}
@@ -244,4 +247,18 @@ func DiscreteSeverity(st SensorType, et EventReadingType, states uint16) Severit
 		}
 	}
 	return worst
+}
+
+// severitiesOf returns the state severities of a (sensor type,
+// event/reading type) pair. A generic digital sensor (03h) of a sensor
+// type the table does not list reads deasserted = nominal, asserted =
+// warning: its two states mean the same whatever the type.
+func severitiesOf(st SensorType, et EventReadingType) ([]Severity, bool) {
+	if sev, ok := discreteSeverities[severityKey{st, et}]; ok {
+		return sev, true
+	}
+	if et == EventTypeState {
+		return stateNW, true
+	}
+	return nil, false
 }

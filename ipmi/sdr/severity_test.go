@@ -70,6 +70,14 @@ func TestDiscreteSeverity(t *testing.T) {
 		{"uninterpreted pair: generic presence on a temperature", SensorTypeTemperature, EventTypePresence, 0x0001, Unknown},
 		{"OEM event type", SensorTypePowerSupply, EventReadingType(0x70), 0x0001, Unknown},
 		{"OEM sensor type", SensorType(0xC0), EventTypeSensorSpecific, 0x0001, Unknown},
+		// A generic digital sensor of a type the table does not list
+		// (Physical Security "Chassis Intru", OEM types): deasserted is
+		// nominal, as ipmitool shows it, whether the BMC sets offset 0 or
+		// no bit at all.
+		{"digital: chassis intrusion deasserted", SensorTypePhysicalSecurity, EventTypeState, 0x0001, Nominal},
+		{"digital: no bit set", SensorTypePhysicalSecurity, EventTypeState, 0, Nominal},
+		{"digital: chassis intrusion asserted", SensorTypePhysicalSecurity, EventTypeState, 0x0002, Warning},
+		{"digital: OEM sensor type deasserted", SensorType(0xC0), EventTypeState, 0x0001, Nominal},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := DiscreteSeverity(c.st, c.et, c.states); got != c.want {
