@@ -167,9 +167,18 @@ func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	logger := log.With(x.opts.Logger, "target", addr, "module", m.Name)
-	metrics := x.collect(ctx, addr, m, logger)
+	var debug *scrapeLog
+	if q.Get("debug") == "true" {
+		debug = newScrapeLog()
+		logger = log.With(debug.tee(x.opts.Logger), "target", addr, "module", m.Name)
+		ctx = debug.withTrace(ctx)
+	}
+	metrics, shared := x.collect(ctx, addr, m, logger)
 	x.requests.WithLabelValues("ok").Inc()
-
+	if debug != nil {
+		x.writeDebug(w, debug, metrics, m, shared)
+		return
+	}
 	x.writeMetrics(w, r, metrics, logger)
 }
 
@@ -340,8 +349,10 @@ func lookupReason(err error) string {
 }
 
 // collect runs one collection through the pool: concurrent scrapes of
-// the same target and module share it.
-func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, logger log.Logger) []prometheus.Metric {
+// the same target and module share it. shared reports that this call
+// joined a collection another scrape started (with its own logger and
+// context).
+func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, logger log.Logger) (metrics []prometheus.Metric, shared bool) {
 	// The scrape's duration counts from here: waiting for a slot and
 	// setting up the session are part of it.
 	start := time.Now()
@@ -349,7 +360,9 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 	dial := func(ctx context.Context) (pool.Session, error) {
 		return x.opts.Dial(ctx, addr, m)
 	}
+	ran := false
 	res, err := x.opts.Pool.Do(ctx, key, m.MaxSessions, dial, func(ctx context.Context, e *pool.Entry, ensure func(context.Context) error) (any, error) {
+		ran = true
 		st, _ := e.State.(*entryState)
 		if st == nil || st.module != m {
 			if st != nil && e.Session != nil && !sameSessionSettings(st.module, m) {
@@ -432,9 +445,9 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 		// within the deadline): report every collector down.
 		level.Warn(logger).Log("msg", "scrape not run", "err", err)
 		metrics, _ := collector.Scrape(ctx, &collector.Target{Module: m, Logger: logger, Start: start}, err, nil)
-		return metrics
+		return metrics, false
 	}
-	return res.([]prometheus.Metric)
+	return res.([]prometheus.Metric), !ran
 }
 
 // AuthRetryInterval is how long a (target, module) whose login the BMC

@@ -39,7 +39,8 @@ func collectProfile(t testing.TB, profile string) (*Exporter, []prometheus.Metri
 	defer cancel()
 	addr := fleet.BMC(0).Addr().String()
 	x.collect(ctx, addr, m, log.NewNopLogger())
-	return x, x.collect(ctx, addr, m, log.NewNopLogger())
+	metrics, _ := x.collect(ctx, addr, m, log.NewNopLogger())
+	return x, metrics
 }
 
 // render answers a scrape of metrics through writeMetrics, by the direct

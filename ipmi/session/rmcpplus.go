@@ -173,7 +173,7 @@ func (s *Session) cipherSuiteCandidates(ctx context.Context) ([]crypto.CipherSui
 		}
 	}
 	if t := tracerFrom(ctx); t != nil {
-		kv := []any{"offered", offered}
+		kv := []any{"offered", fmt.Sprint(offered)}
 		if len(order) > 0 {
 			kv = append(kv, "remembered", order[0].ID)
 		}
