@@ -28,9 +28,8 @@ import (
 // the bare number otherwise, system_firmware_version is "N/A" when the BMC
 // does not have the parameter. guid is empty when Get System GUID fails.
 
-var bmcInfoDesc = prometheus.NewDesc(namespace+"_bmc_info",
-	"Constant metric with value '1' providing details about the BMC.",
-	[]string{"firmware_revision", "manufacturer_id", "system_firmware_version", "guid"}, nil)
+var bmcInfoFamily = newFamily("bmc_info",
+	"Constant metric with value '1' providing details about the BMC.", prometheus.GaugeValue, "firmware_revision", "manufacturer_id", "system_firmware_version", "guid")
 
 // notAvailable is ipmi_exporter's value for a missing system firmware
 // version.
@@ -68,6 +67,10 @@ type bmcCollector struct{}
 
 func (bmcCollector) Name() config.Collector { return config.CollectorBMC }
 
+func (bmcCollector) Families() []*Family {
+	return []*Family{bmcInfoFamily}
+}
+
 func (bmcCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheus.Metric) error {
 	unlock, err := acquire(ctx, t)
 	if err != nil {
@@ -104,7 +107,7 @@ func (bmcCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheus
 		sysFW = notAvailable
 	}
 	st.device = &deviceInfo{
-		metric: constMetric(bmcInfoDesc, 1, dev.FirmwareRevision(), manufacturerLabel(dev.ManufacturerID),
+		metric: bmcInfoFamily.metric(1, dev.FirmwareRevision(), manufacturerLabel(dev.ManufacturerID),
 			labelValue(sysFW), guid),
 		read:       now,
 		generation: st.sdrGeneration,

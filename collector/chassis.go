@@ -18,43 +18,49 @@ import (
 // use 1 = fault, and so does this collector, for every flag alike.
 
 var (
-	chassisPowerStateDesc = prometheus.NewDesc(namespace+"_chassis_power_state",
-		"Current power state (1=on, 0=off).", nil, nil)
-	chassisDriveFaultDesc = prometheus.NewDesc(namespace+"_chassis_drive_fault_state",
-		"Drive fault reported by the chassis (1=fault, 0=none).", nil, nil)
-	chassisCoolingFaultDesc = prometheus.NewDesc(namespace+"_chassis_cooling_fault_state",
-		"Cooling/fan fault reported by the chassis (1=fault, 0=none).", nil, nil)
-	chassisPowerFaultDesc = prometheus.NewDesc(namespace+"_chassis_power_fault_state",
-		"Fault in the main power subsystem (1=fault, 0=none).", nil, nil)
-	chassisPowerOverloadDesc = prometheus.NewDesc(namespace+"_chassis_power_overload_state",
-		"System shutdown because of a power overload (1=overload, 0=none).", nil, nil)
-	chassisIntrusionDesc = prometheus.NewDesc(namespace+"_chassis_intrusion_state",
-		"Chassis intrusion active (1=intrusion, 0=none).", nil, nil)
-	chassisPowerInterlockDesc = prometheus.NewDesc(namespace+"_chassis_power_interlock_state",
-		"Power interlock active, e.g. chassis open (1=active, 0=not).", nil, nil)
-	chassisPowerControlFaultDesc = prometheus.NewDesc(namespace+"_chassis_power_control_fault_state",
-		"The controller tried to change power state and failed (1=fault, 0=none).", nil, nil)
-	chassisFrontPanelLockoutDesc = prometheus.NewDesc(namespace+"_chassis_front_panel_lockout_state",
-		"Front panel power and reset buttons disabled (1=locked out, 0=not).", nil, nil)
+	chassisPowerStateFamily = newFamily("chassis_power_state",
+		"Current power state (1=on, 0=off).", prometheus.GaugeValue)
+	chassisDriveFaultFamily = newFamily("chassis_drive_fault_state",
+		"Drive fault reported by the chassis (1=fault, 0=none).", prometheus.GaugeValue)
+	chassisCoolingFaultFamily = newFamily("chassis_cooling_fault_state",
+		"Cooling/fan fault reported by the chassis (1=fault, 0=none).", prometheus.GaugeValue)
+	chassisPowerFaultFamily = newFamily("chassis_power_fault_state",
+		"Fault in the main power subsystem (1=fault, 0=none).", prometheus.GaugeValue)
+	chassisPowerOverloadFamily = newFamily("chassis_power_overload_state",
+		"System shutdown because of a power overload (1=overload, 0=none).", prometheus.GaugeValue)
+	chassisIntrusionFamily = newFamily("chassis_intrusion_state",
+		"Chassis intrusion active (1=intrusion, 0=none).", prometheus.GaugeValue)
+	chassisPowerInterlockFamily = newFamily("chassis_power_interlock_state",
+		"Power interlock active, e.g. chassis open (1=active, 0=not).", prometheus.GaugeValue)
+	chassisPowerControlFaultFamily = newFamily("chassis_power_control_fault_state",
+		"The controller tried to change power state and failed (1=fault, 0=none).", prometheus.GaugeValue)
+	chassisFrontPanelLockoutFamily = newFamily("chassis_front_panel_lockout_state",
+		"Front panel power and reset buttons disabled (1=locked out, 0=not).", prometheus.GaugeValue)
 )
 
 type chassisCollector struct{}
 
 func (chassisCollector) Name() config.Collector { return config.CollectorChassis }
 
+func (chassisCollector) Families() []*Family {
+	return []*Family{chassisPowerStateFamily, chassisDriveFaultFamily, chassisCoolingFaultFamily, chassisPowerFaultFamily,
+		chassisPowerOverloadFamily, chassisIntrusionFamily, chassisPowerInterlockFamily, chassisPowerControlFaultFamily,
+		chassisFrontPanelLockoutFamily}
+}
+
 func (chassisCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheus.Metric) error {
 	s, err := t.Client.ChassisStatus(ctx)
 	if err != nil {
 		return fmt.Errorf("reading the chassis status: %w", err)
 	}
-	ch <- constMetric(chassisPowerStateDesc, boolValue(s.PowerOn))
-	ch <- constMetric(chassisDriveFaultDesc, boolValue(s.DriveFault))
-	ch <- constMetric(chassisCoolingFaultDesc, boolValue(s.CoolingFault))
-	ch <- constMetric(chassisPowerFaultDesc, boolValue(s.PowerFault))
-	ch <- constMetric(chassisPowerOverloadDesc, boolValue(s.PowerOverload))
-	ch <- constMetric(chassisIntrusionDesc, boolValue(s.Intrusion))
-	ch <- constMetric(chassisPowerInterlockDesc, boolValue(s.PowerInterlock))
-	ch <- constMetric(chassisPowerControlFaultDesc, boolValue(s.PowerControlFault))
-	ch <- constMetric(chassisFrontPanelLockoutDesc, boolValue(s.FrontPanelLockout))
+	ch <- chassisPowerStateFamily.metric(boolValue(s.PowerOn))
+	ch <- chassisDriveFaultFamily.metric(boolValue(s.DriveFault))
+	ch <- chassisCoolingFaultFamily.metric(boolValue(s.CoolingFault))
+	ch <- chassisPowerFaultFamily.metric(boolValue(s.PowerFault))
+	ch <- chassisPowerOverloadFamily.metric(boolValue(s.PowerOverload))
+	ch <- chassisIntrusionFamily.metric(boolValue(s.Intrusion))
+	ch <- chassisPowerInterlockFamily.metric(boolValue(s.PowerInterlock))
+	ch <- chassisPowerControlFaultFamily.metric(boolValue(s.PowerControlFault))
+	ch <- chassisFrontPanelLockoutFamily.metric(boolValue(s.FrontPanelLockout))
 	return nil
 }

@@ -47,23 +47,16 @@ type Target struct {
 // deadline half way reports the half it has, and ipmi_up says it failed.
 type Collector interface {
 	Name() config.Collector
+	// Families lists every metric family Collect may send.
+	Families() []*Family
 	Collect(ctx context.Context, t *Target, ch chan<- prometheus.Metric) error
 }
 
-// scrapeOrder runs the cheap, single-request collectors first, so that a
-// sensor walk cut short by the deadline does not also cost the chassis and
-// SEL metrics.
-var scrapeOrder = []config.Collector{
-	config.CollectorChassis, config.CollectorBMC, config.CollectorDCMI,
-	config.CollectorLAN, config.CollectorSEL, config.CollectorIPMI,
-}
-
 var (
-	upDesc = prometheus.NewDesc(namespace+"_up",
-		"1 if the collector read the BMC successfully in this scrape, 0 if not.",
-		[]string{"collector"}, nil)
-	durationDesc = prometheus.NewDesc(namespace+"_scrape_duration_seconds",
-		"Time this scrape of the BMC took.", nil, nil)
+	upFamily = newFamily("up",
+		"1 if the collector read the BMC successfully in this scrape, 0 if not.", prometheus.GaugeValue, "collector")
+	durationFamily = newFamily("scrape_duration_seconds",
+		"Time this scrape of the BMC took.", prometheus.GaugeValue)
 )
 
 // SessionError reports whether err means the session itself is unusable
@@ -95,19 +88,21 @@ func Scrape(ctx context.Context, t *Target, openErr error, isBroken func(error) 
 		tt.State = NewState()
 		t = &tt
 	}
-	for _, name := range scrapeOrder {
+	// config.AllCollectors is the scrape order.
+	for _, name := range config.AllCollectors() {
 		if !t.Module.HasCollector(name) {
 			continue
 		}
+		impl := implementation(name)
 		up := 0.0
 		switch {
 		case openErr != nil:
 		case ctx.Err() != nil:
 			level.Debug(logger).Log("msg", "collector skipped: scrape deadline passed", "collector", name)
-		case registry[name] == nil:
+		case impl == nil:
 			level.Error(logger).Log("msg", "collector not implemented", "collector", name)
 		default:
-			err := registry[name].Collect(ctx, t, ch)
+			err := impl.Collect(ctx, t, ch)
 			if err == nil {
 				up = 1
 				break
@@ -121,23 +116,46 @@ func Scrape(ctx context.Context, t *Target, openErr error, isBroken func(error) 
 			}
 			lvl(logger).Log("msg", "collector failed", "collector", name, "err", err)
 		}
-		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up, string(name))
+		ch <- upFamily.metric(up, string(name))
 	}
-	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, time.Since(start).Seconds())
+	ch <- durationFamily.metric(time.Since(start).Seconds())
 	close(ch)
 	<-done
 	return metrics, broken
 }
 
-// registry maps collector names to their implementations. It is a
-// literal table, never changed at run time.
-var registry = map[config.Collector]Collector{
-	config.CollectorIPMI:    sensorCollector{},
-	config.CollectorSEL:     selCollector{},
-	config.CollectorChassis: chassisCollector{},
-	config.CollectorDCMI:    dcmiCollector{},
-	config.CollectorBMC:     bmcCollector{},
-	config.CollectorLAN:     lanCollector{},
+// implementations attach code to the collectors config.Collectors names
+// (which gives their order, the default set and what a config may name).
+// It is a literal table, never changed at run time; TestImplementations
+// checks it matches config.Collectors one to one.
+var implementations = [...]Collector{
+	chassisCollector{},
+	bmcCollector{},
+	dcmiCollector{},
+	lanCollector{},
+	selCollector{},
+	sensorCollector{},
+}
+
+// implementation returns the collector named name, or nil.
+func implementation(name config.Collector) Collector {
+	for _, c := range implementations {
+		if c.Name() == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Families lists every metric family a scrape may return: Scrape's own
+// (ipmi_up, ipmi_scrape_duration_seconds) and every collector's, in scrape
+// order. The exporter's text writer takes names, help and labels from it.
+func Families() []*Family {
+	out := []*Family{upFamily, durationFamily}
+	for _, c := range implementations {
+		out = append(out, c.Families()...)
+	}
+	return out
 }
 
 // loggerOf returns t's logger, or one that discards.

@@ -22,8 +22,8 @@ import (
 // of such BMCs). The answer is remembered for dcmiRetryInterval, so such a
 // BMC costs no round trip per scrape.
 
-var dcmiPowerDesc = prometheus.NewDesc(namespace+"_dcmi_power_consumption_watts",
-	"Current power consumption in Watts.", nil, nil)
+var dcmiPowerFamily = newFamily("dcmi_power_consumption_watts",
+	"Current power consumption in Watts.", prometheus.GaugeValue)
 
 // dcmiUnsupported reports completion codes that mean "this BMC has no
 // DCMI power reading", as opposed to a transient failure.
@@ -40,6 +40,10 @@ func dcmiUnsupported(err error) bool {
 type dcmiCollector struct{}
 
 func (dcmiCollector) Name() config.Collector { return config.CollectorDCMI }
+
+func (dcmiCollector) Families() []*Family {
+	return []*Family{dcmiPowerFamily}
+}
 
 func (dcmiCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheus.Metric) error {
 	unlock, err := acquire(ctx, t)
@@ -69,7 +73,7 @@ func (dcmiCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheu
 	}
 	st.dcmiUnsupported = nil
 	if r.MeasurementActive {
-		ch <- constMetric(dcmiPowerDesc, float64(r.CurrentWatts))
+		ch <- dcmiPowerFamily.metric(float64(r.CurrentWatts))
 	}
 	return nil
 }

@@ -21,9 +21,8 @@ import (
 // almost always. The IPMI specification, and the simulator, require
 // OPERATOR privilege for this command.
 
-var lanInfoDesc = prometheus.NewDesc(namespace+"_bmc_lan_info",
-	"Constant metric with value '1' describing the addressing of the BMC's LAN channel.",
-	[]string{"ip_source", "ip", "netmask", "mac", "gateway_ip"}, nil)
+var lanInfoFamily = newFamily("bmc_lan_info",
+	"Constant metric with value '1' describing the addressing of the BMC's LAN channel.", prometheus.GaugeValue, "ip_source", "ip", "netmask", "mac", "gateway_ip")
 
 // Channel numbers 1-11 are implementation specific (0 is the primary
 // IPMB, 12-13 reserved, 14 "this channel", 15 the system interface).
@@ -35,6 +34,10 @@ const (
 type lanCollector struct{}
 
 func (lanCollector) Name() config.Collector { return config.CollectorLAN }
+
+func (lanCollector) Families() []*Family {
+	return []*Family{lanInfoFamily}
+}
 
 func (lanCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheus.Metric) error {
 	unlock, err := acquire(ctx, t)
@@ -68,7 +71,7 @@ func (lanCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheus
 	if cfg.MACAddress != nil {
 		mac = cfg.MACAddress.String()
 	}
-	ch <- constMetric(lanInfoDesc, 1, source, addrLabel(cfg.IPAddress), addrLabel(cfg.SubnetMask), mac,
+	ch <- lanInfoFamily.metric(1, source, addrLabel(cfg.IPAddress), addrLabel(cfg.SubnetMask), mac,
 		addrLabel(cfg.DefaultGateway))
 	return nil
 }

@@ -64,14 +64,55 @@ func labelValue(s string) string {
 	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
-// constMetric is prometheus.MustNewConstMetric for a gauge.
-func constMetric(desc *prometheus.Desc, v float64, labelValues ...string) prometheus.Metric {
-	return prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labelValues...)
-}
-
 func boolValue(b bool) float64 {
 	if b {
 		return 1
 	}
 	return 0
+}
+
+// Family is one metric family, defined once: its name, help, type and
+// variable labels give both the prometheus.Desc the collectors' series
+// carry and what the exporter's text writer prints for the family
+// (Families lists them all). Families are package-level descriptors,
+// never changed after they are made.
+type Family struct {
+	name   string
+	help   string
+	typ    prometheus.ValueType
+	labels []string
+	desc   *prometheus.Desc
+}
+
+// newFamily defines the family ipmi_<name>. Every series of it is of type
+// typ and carries exactly labels.
+func newFamily(name, help string, typ prometheus.ValueType, labels ...string) *Family {
+	fq := namespace + "_" + name
+	return &Family{
+		name:   fq,
+		help:   help,
+		typ:    typ,
+		labels: labels,
+		desc:   prometheus.NewDesc(fq, help, labels, nil),
+	}
+}
+
+// Name is the fully qualified metric name.
+func (f *Family) Name() string { return f.name }
+
+// Help is the HELP text.
+func (f *Family) Help() string { return f.help }
+
+// Type is the type of every series of the family.
+func (f *Family) Type() prometheus.ValueType { return f.typ }
+
+// Labels returns the variable label names, in Desc order.
+func (f *Family) Labels() []string { return slices.Clone(f.labels) }
+
+// Desc is the Desc every series of the family carries.
+func (f *Family) Desc() *prometheus.Desc { return f.desc }
+
+// metric is prometheus.MustNewConstMetric for the family.
+func (f *Family) metric(v float64, labelValues ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetric(f.desc, f.typ, v, labelValues...)
 }

@@ -37,15 +37,14 @@ const selEntriesPerScrape = 64
 const severityCount = int(sdr.NonRecoverable) + 1
 
 var (
-	selEntriesDesc = prometheus.NewDesc(namespace+"_sel_logs_count",
-		"Current number of log entries in the SEL.", nil, nil)
-	selFreeSpaceDesc = prometheus.NewDesc(namespace+"_sel_free_space_bytes",
-		"Current free space remaining for new SEL entries.", nil, nil)
-	selLastAddDesc = prometheus.NewDesc(namespace+"_sel_last_add_timestamp_seconds",
-		"Time of the most recent addition to the SEL (absent while the BMC clock is unset).", nil, nil)
-	selEventsDesc = prometheus.NewDesc(namespace+"_sel_events_count_by_state",
-		"SEL entries read since the exporter began watching this BMC, by severity. Never decreases: a cleared SEL does not reset it.",
-		[]string{"state"}, nil)
+	selEntriesFamily = newFamily("sel_logs_count",
+		"Current number of log entries in the SEL.", prometheus.GaugeValue)
+	selFreeSpaceFamily = newFamily("sel_free_space_bytes",
+		"Current free space remaining for new SEL entries.", prometheus.GaugeValue)
+	selLastAddFamily = newFamily("sel_last_add_timestamp_seconds",
+		"Time of the most recent addition to the SEL (absent while the BMC clock is unset).", prometheus.GaugeValue)
+	selEventsFamily = newFamily("sel_events_count_by_state",
+		"SEL entries read since the exporter began watching this BMC, by severity. Never decreases: a cleared SEL does not reset it.", prometheus.GaugeValue, "state")
 )
 
 // selStateLabel is the state label value of a severity.
@@ -66,6 +65,10 @@ func selStateLabel(s sdr.Severity) string {
 type selCollector struct{}
 
 func (selCollector) Name() config.Collector { return config.CollectorSEL }
+
+func (selCollector) Families() []*Family {
+	return []*Family{selEntriesFamily, selFreeSpaceFamily, selLastAddFamily, selEventsFamily}
+}
 
 func (selCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheus.Metric) error {
 	unlock, err := acquire(ctx, t)
@@ -95,13 +98,13 @@ func (selCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheus
 	st.selCursor = res.Cursor
 
 	info := &res.Info
-	ch <- constMetric(selEntriesDesc, float64(info.Entries))
-	ch <- constMetric(selFreeSpaceDesc, float64(info.FreeSpace))
+	ch <- selEntriesFamily.metric(float64(info.Entries))
+	ch <- selFreeSpaceFamily.metric(float64(info.FreeSpace))
 	if ts := info.LastAddition; !ts.IsUnspecified() && !ts.IsRelative() {
-		ch <- constMetric(selLastAddDesc, float64(ts))
+		ch <- selLastAddFamily.metric(float64(ts))
 	}
 	for sev := sdr.Unknown; int(sev) < severityCount; sev++ {
-		ch <- constMetric(selEventsDesc, st.selEvents[sev], selStateLabel(sev))
+		ch <- selEventsFamily.metric(st.selEvents[sev], selStateLabel(sev))
 	}
 	return nil
 }

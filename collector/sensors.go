@@ -60,43 +60,38 @@ import (
 // next SDR change. Thresholds of non-linear sensors are not reported.
 
 var (
-	sensorStateDesc = prometheus.NewDesc(namespace+"_sensor_state",
-		"Indicates the severity of the state reported by an IPMI sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).",
-		[]string{"id", "name", "type"}, nil)
-	sensorValueDesc = prometheus.NewDesc(namespace+"_sensor_value",
-		"Generic data read from an IPMI sensor of unknown type, relying on labels for context.",
-		[]string{"id", "name", "type"}, nil)
-	fanSpeedRPMDesc = prometheus.NewDesc(namespace+"_fan_speed_rpm",
-		"Fan speed in rotations per minute.", []string{"id", "name"}, nil)
-	fanSpeedRatioDesc = prometheus.NewDesc(namespace+"_fan_speed_ratio",
-		"Fan speed as a proportion of the maximum speed.", []string{"id", "name"}, nil)
-	fanSpeedStateDesc = prometheus.NewDesc(namespace+"_fan_speed_state",
-		"Reported state of a fan speed sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).", []string{"id", "name"}, nil)
-	temperatureDesc = prometheus.NewDesc(namespace+"_temperature_celsius",
-		"Temperature reading in degree Celsius.", []string{"id", "name"}, nil)
-	temperatureStateDesc = prometheus.NewDesc(namespace+"_temperature_state",
-		"Reported state of a temperature sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).", []string{"id", "name"}, nil)
-	voltageDesc = prometheus.NewDesc(namespace+"_voltage_volts",
-		"Voltage reading in Volts.", []string{"id", "name"}, nil)
-	voltageStateDesc = prometheus.NewDesc(namespace+"_voltage_state",
-		"Reported state of a voltage sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).", []string{"id", "name"}, nil)
-	currentDesc = prometheus.NewDesc(namespace+"_current_amperes",
-		"Current reading in Amperes.", []string{"id", "name"}, nil)
-	currentStateDesc = prometheus.NewDesc(namespace+"_current_state",
-		"Reported state of a current sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).", []string{"id", "name"}, nil)
-	powerDesc = prometheus.NewDesc(namespace+"_power_watts",
-		"Power reading in Watts.", []string{"id", "name"}, nil)
-	powerStateDesc = prometheus.NewDesc(namespace+"_power_state",
-		"Reported state of a power sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).", []string{"id", "name"}, nil)
-	sensorThresholdDesc = prometheus.NewDesc(namespace+"_sensor_threshold",
-		"A readable threshold of a sensor, in the unit of its value series.",
-		[]string{"id", "name", "threshold"}, nil)
-	sensorInfoDesc = prometheus.NewDesc(namespace+"_sensor_info",
-		"Constant 1 per sensor, describing it: sensor type, unit and entity.",
-		[]string{"id", "name", "type", "unit", "entity"}, nil)
-	sensorDiscreteStateDesc = prometheus.NewDesc(namespace+"_sensor_discrete_state",
-		"1 for every state a discrete sensor asserts.",
-		[]string{"id", "name", "type", "state"}, nil)
+	sensorStateFamily = newFamily("sensor_state",
+		"Indicates the severity of the state reported by an IPMI sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).", prometheus.GaugeValue, "id", "name", "type")
+	sensorValueFamily = newFamily("sensor_value",
+		"Generic data read from an IPMI sensor of unknown type, relying on labels for context.", prometheus.GaugeValue, "id", "name", "type")
+	fanSpeedRPMFamily = newFamily("fan_speed_rpm",
+		"Fan speed in rotations per minute.", prometheus.GaugeValue, "id", "name")
+	fanSpeedRatioFamily = newFamily("fan_speed_ratio",
+		"Fan speed as a proportion of the maximum speed.", prometheus.GaugeValue, "id", "name")
+	fanSpeedStateFamily = newFamily("fan_speed_state",
+		"Reported state of a fan speed sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).", prometheus.GaugeValue, "id", "name")
+	temperatureFamily = newFamily("temperature_celsius",
+		"Temperature reading in degree Celsius.", prometheus.GaugeValue, "id", "name")
+	temperatureStateFamily = newFamily("temperature_state",
+		"Reported state of a temperature sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).", prometheus.GaugeValue, "id", "name")
+	voltageFamily = newFamily("voltage_volts",
+		"Voltage reading in Volts.", prometheus.GaugeValue, "id", "name")
+	voltageStateFamily = newFamily("voltage_state",
+		"Reported state of a voltage sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).", prometheus.GaugeValue, "id", "name")
+	currentFamily = newFamily("current_amperes",
+		"Current reading in Amperes.", prometheus.GaugeValue, "id", "name")
+	currentStateFamily = newFamily("current_state",
+		"Reported state of a current sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).", prometheus.GaugeValue, "id", "name")
+	powerFamily = newFamily("power_watts",
+		"Power reading in Watts.", prometheus.GaugeValue, "id", "name")
+	powerStateFamily = newFamily("power_state",
+		"Reported state of a power sensor (0=nominal, 1=warning, 2=critical, NaN=unknown).", prometheus.GaugeValue, "id", "name")
+	sensorThresholdFamily = newFamily("sensor_threshold",
+		"A readable threshold of a sensor, in the unit of its value series.", prometheus.GaugeValue, "id", "name", "threshold")
+	sensorInfoFamily = newFamily("sensor_info",
+		"Constant 1 per sensor, describing it: sensor type, unit and entity.", prometheus.GaugeValue, "id", "name", "type", "unit", "entity")
+	sensorDiscreteStateFamily = newFamily("sensor_discrete_state",
+		"1 for every state a discrete sensor asserts.", prometheus.GaugeValue, "id", "name", "type", "state")
 )
 
 // familyID selects the metric family a sensor's value and state go to.
@@ -116,7 +111,7 @@ const (
 // {id, name}, the generic one {id, name, type}. scale converts the
 // sensor's unit to the family's (percent to ratio).
 type family struct {
-	value, state *prometheus.Desc
+	value, state *Family
 	scale        float64
 	typed        bool
 }
@@ -124,19 +119,19 @@ type family struct {
 func (f familyID) family() family {
 	switch f {
 	case familyTemperature:
-		return family{temperatureDesc, temperatureStateDesc, 1, true}
+		return family{temperatureFamily, temperatureStateFamily, 1, true}
 	case familyFanRPM:
-		return family{fanSpeedRPMDesc, fanSpeedStateDesc, 1, true}
+		return family{fanSpeedRPMFamily, fanSpeedStateFamily, 1, true}
 	case familyFanRatio:
-		return family{fanSpeedRatioDesc, fanSpeedStateDesc, 0.01, true}
+		return family{fanSpeedRatioFamily, fanSpeedStateFamily, 0.01, true}
 	case familyVoltage:
-		return family{voltageDesc, voltageStateDesc, 1, true}
+		return family{voltageFamily, voltageStateFamily, 1, true}
 	case familyCurrent:
-		return family{currentDesc, currentStateDesc, 1, true}
+		return family{currentFamily, currentStateFamily, 1, true}
 	case familyPower:
-		return family{powerDesc, powerStateDesc, 1, true}
+		return family{powerFamily, powerStateFamily, 1, true}
 	}
-	return family{sensorValueDesc, sensorStateDesc, 1, false}
+	return family{sensorValueFamily, sensorStateFamily, 1, false}
 }
 
 // familyOf chooses by unit, as ipmi_exporter does: only sensors with an
@@ -241,7 +236,7 @@ func (e *sensorEntry) stateSample(off uint8) *sample {
 	if s := e.states[off].Load(); s != nil {
 		return s
 	}
-	s := &sample{desc: sensorDiscreteStateDesc, value: 1,
+	s := &sample{desc: sensorDiscreteStateFamily.desc, value: 1,
 		labels: withPair(e.idNameType, labelPair("state", discreteStateName(&e.info, off)))}
 	if e.states[off].CompareAndSwap(nil, s) {
 		return s
@@ -295,7 +290,7 @@ func buildSensorTable(repo *sdr.Repository, module *config.Module) *sensorTable 
 		e.idName = sortedPairs([]*dto.LabelPair{idPair, namePair})
 		e.idNameType = withPair(e.idName, labelPair("type", typeName))
 		e.static = append(e.static, &sample{
-			desc: sensorInfoDesc,
+			desc: sensorInfoFamily.desc,
 			labels: withPair(e.idNameType, labelPair("unit", labelValue(info.Unit)),
 				labelPair("entity", labelValue(entityLabel(info.Entity)))),
 			value: 1,
@@ -307,7 +302,7 @@ func buildSensorTable(repo *sdr.Repository, module *config.Module) *sensorTable 
 				if !ok {
 					continue
 				}
-				e.static = append(e.static, &sample{desc: sensorThresholdDesc,
+				e.static = append(e.static, &sample{desc: sensorThresholdFamily.desc,
 					labels: withPair(e.idName, thresholdPairs[j]), value: v * scale})
 			}
 		}
@@ -395,6 +390,12 @@ func discreteStateName(info *sdr.SensorInfo, offset uint8) string {
 type sensorCollector struct{}
 
 func (sensorCollector) Name() config.Collector { return config.CollectorIPMI }
+
+func (sensorCollector) Families() []*Family {
+	return []*Family{temperatureFamily, temperatureStateFamily, fanSpeedRPMFamily, fanSpeedRatioFamily, fanSpeedStateFamily,
+		voltageFamily, voltageStateFamily, currentFamily, currentStateFamily, powerFamily, powerStateFamily,
+		sensorValueFamily, sensorStateFamily, sensorThresholdFamily, sensorInfoFamily, sensorDiscreteStateFamily}
+}
 
 func (sensorCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheus.Metric) error {
 	unlock, err := acquire(ctx, t)
@@ -698,11 +699,11 @@ func readSensors(ctx context.Context, t *Target, tbl *sensorTable, ch chan<- pro
 		}
 		s := sdr.Sensor{SensorInfo: &e.info, Reading: r.resp}
 		if r.outcome != readOK || !s.Available() {
-			emit(fam.state, stateLabels, math.NaN())
+			emit(fam.state.desc, stateLabels, math.NaN())
 			continue
 		}
-		emit(fam.value, stateLabels, sensorValue(ctx, t, i, e, &s)*fam.scale)
-		emit(fam.state, stateLabels, stateValue(s.Severity()))
+		emit(fam.value.desc, stateLabels, sensorValue(ctx, t, i, e, &s)*fam.scale)
+		emit(fam.state.desc, stateLabels, stateValue(s.Severity()))
 		if states, ok := s.States(); ok {
 			for off := uint8(0); off < maxStates; off++ {
 				if states&(1<<off) == 0 {

@@ -757,7 +757,7 @@ func TestFanRatioThresholdsScaled(t *testing.T) {
 	}
 	var th []float64
 	for _, m := range tbl.sensors[0].static {
-		if s := m.(*sample); s.desc == sensorThresholdDesc {
+		if s := m.(*sample); s.desc == sensorThresholdFamily.desc {
 			th = append(th, s.value)
 		}
 	}

@@ -148,39 +148,6 @@ func (m *Module) HasWorkaround(f WorkaroundFlag) bool {
 	return false
 }
 
-// Collector names one group of metrics a module scrapes.
-type Collector string
-
-// The collectors this exporter implements.
-const (
-	CollectorIPMI    Collector = "ipmi"    // sensor readings from the SDR repository
-	CollectorSEL     Collector = "sel"     // System Event Log size and fill level
-	CollectorChassis Collector = "chassis" // chassis power and fault state
-	CollectorDCMI    Collector = "dcmi"    // DCMI power reading
-	CollectorBMC     Collector = "bmc"     // BMC device ID and firmware
-	CollectorLAN     Collector = "lan"     // BMC LAN configuration
-)
-
-// AllCollectors lists every collector this exporter implements.
-func AllCollectors() []Collector {
-	return []Collector{CollectorIPMI, CollectorSEL, CollectorChassis, CollectorDCMI, CollectorBMC, CollectorLAN}
-}
-
-// DefaultCollectors are used by a module without a collectors key.
-func DefaultCollectors() []Collector {
-	return []Collector{CollectorIPMI, CollectorSEL, CollectorChassis, CollectorDCMI, CollectorBMC}
-}
-
-// upstreamOnlyCollectors are ipmi_exporter collector names this exporter
-// does not implement; a config naming them loads with a warning.
-var upstreamOnlyCollectors = map[string]bool{
-	"bmc-watchdog":  true,
-	"bmc-device-id": true,
-	"sm-lan-mode":   true,
-	"sel-events":    true,
-	"fru":           true,
-}
-
 // upstreamOnlyKeys are ipmi_exporter module keys that only make sense for
 // its FreeIPMI command-line backend.
 var upstreamOnlyKeys = map[string]bool{

@@ -689,10 +689,6 @@ func (p *parser) collectors(kctx string, m *Module, v *yaml.Node) {
 	if !ok {
 		return
 	}
-	known := map[Collector]bool{}
-	for _, c := range AllCollectors() {
-		known[c] = true
-	}
 	seen := map[Collector]bool{}
 	out := make([]Collector, 0, len(items))
 	for _, item := range items {
@@ -702,29 +698,21 @@ func (p *parser) collectors(kctx string, m *Module, v *yaml.Node) {
 		}
 		c := Collector(name)
 		switch {
-		case known[c] && seen[c]:
+		case IsCollector(c) && seen[c]:
 			p.errorf(item, "%s: %s is listed twice", kctx, name)
-		case known[c]:
+		case IsCollector(c):
 			seen[c] = true
 			out = append(out, c)
-		case upstreamOnlyCollectors[name]:
+		case upstreamOnlyCollector(c):
 			p.warnf(item, "%s: ipmi_exporter's %s collector is not implemented here; ignored", kctx, name)
 		default:
-			p.errorf(item, "%s: unknown collector %q (want some of %s)", kctx, truncateForError(name), collectorList())
+			p.errorf(item, "%s: unknown collector %q (want some of %s)", kctx, truncateForError(name), collectorNames())
 		}
 	}
 	if len(out) == 0 {
 		p.warnf(v, "%s: no collectors to run; scrapes of this module only report whether the BMC answered", kctx)
 	}
 	m.Collectors = out
-}
-
-func collectorList() string {
-	names := make([]string, 0, 6)
-	for _, c := range AllCollectors() {
-		names = append(names, string(c))
-	}
-	return strings.Join(names, ", ")
 }
 
 func (p *parser) allowedTargets(kctx string, m *Module, st *moduleState, kv keyValue) {
