@@ -66,7 +66,7 @@ type Exporter struct {
 	sdrHits     prometheus.Counter
 	requests    *prometheus.CounterVec
 	durations   prometheus.Histogram
-	text        textWriter
+	text        *textWriter
 	// tables shares sensor tables between BMCs whose SDR repositories
 	// hold the same records: a fleet is a few hardware models, and the
 	// table was most of a BMC's memory (docs/benchmarks.md).
@@ -84,8 +84,14 @@ func New(opts Options) *Exporter {
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver
 	}
+	families := collector.Families()
+	textFamilies := make([]textFamily, len(families))
+	for i, f := range families {
+		textFamilies[i] = f
+	}
 	x := &Exporter{
 		opts:   opts,
+		text:   newTextWriter(textFamilies),
 		tables: collector.NewSensorTables(),
 		sdrWalks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ipmi_fleet_exporter_sdr_walks_total",
@@ -110,7 +116,7 @@ func New(opts Options) *Exporter {
 			Name: "ipmi_fleet_exporter_sensor_tables",
 			Help: "Sensor tables held, each shared by the BMCs whose SDR repositories hold the same records (about one per hardware model and module).",
 		}, func() float64 { return float64(x.tables.Len()) })
-		opts.Registerer.MustRegister(x.sdrWalks, x.sdrHits, x.requests, x.durations, tables)
+		opts.Registerer.MustRegister(x.sdrWalks, x.sdrHits, x.requests, x.durations, tables, x.text.fallbacks)
 	}
 	return x
 }
@@ -202,6 +208,7 @@ func (x *Exporter) writeMetrics(w http.ResponseWriter, r *http.Request, metrics 
 			})
 			return
 		}
+		x.text.fallbacks.WithLabelValues(fallbackReason(err)).Inc()
 		level.Debug(logger).Log("msg", "writing the text exposition through a registry", "err", err)
 	}
 	reg := prometheus.NewRegistry()

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,32 +23,102 @@ import (
 // checks, sorting every series) cost about a quarter of the exporter's CPU
 // per warm scrape, for metrics that are consistent by construction.
 //
-// The direct writer still checks what would make the exposition invalid
-// (names, label names and values, each series' labels against its Desc,
-// one type per family, one family per name); anything it cannot handle
-// sends the whole response through the registry instead.
+// The writer knows the metric families the collectors define
+// (collector.Families): their names, help, types and labels, checked once
+// when the Exporter is made. It still checks each series against its
+// family (labels, type, valid UTF-8) and that no two families share a
+// name; a series of a family it does not know, or one that fails a check,
+// sends the whole response through the registry instead, counted in
+// ipmi_fleet_exporter_text_fallbacks_total.
 
-// errNotDirect wraps every reason the direct writer gives up.
+// errNotDirect wraps every reason the direct writer gives up; the reasons
+// below name the fallbacks metric's reason label.
 var errNotDirect = errors.New("not writable directly")
 
-// maxCachedDescs bounds the Desc cache: the collectors' Descs are package
-// variables, but a Desc made per scrape must not grow the cache forever.
-const maxCachedDescs = 4096
+var (
+	errUnknownFamily = fmt.Errorf("%w: unknown family", errNotDirect)
+	errBadFamily     = fmt.Errorf("%w: family not writable", errNotDirect)
+	errBadSeries     = fmt.Errorf("%w: series does not match its family", errNotDirect)
+)
 
-// descInfo is what the text writer needs of a Desc, parsed once from
-// Desc.String (client_golang has no getters).
-type descInfo struct {
-	err    error  // why the Desc cannot be written directly
-	name   string // fully qualified name, a legacy-valid metric name
-	help   []byte // "# HELP name help\n", escaped
-	labels []descLabel
+// fallbackReason is the reason label of a fallback error.
+func fallbackReason(err error) string {
+	switch {
+	case errors.Is(err, errUnknownFamily):
+		return "unknown_family"
+	case errors.Is(err, errBadFamily):
+		return "invalid_family"
+	}
+	return "invalid_series"
 }
 
-// descLabel is one label of a Desc; const labels carry their value.
-type descLabel struct {
-	name     string
-	value    string
-	hasValue bool
+// fallbackReasons are every value of the reason label, so each series
+// exists from the start.
+var fallbackReasons = [...]string{"unknown_family", "invalid_family", "invalid_series"}
+
+// textFamily is what the text writer needs of a metric family;
+// *collector.Family is one.
+type textFamily interface {
+	Name() string
+	Help() string
+	Type() prometheus.ValueType
+	Labels() []string
+	Desc() *prometheus.Desc
+}
+
+// descInfo is what the text writer prints and checks for one family.
+type descInfo struct {
+	err    error  // why the family cannot be written directly
+	name   string // fully qualified name, a legacy-valid metric name
+	help   []byte // "# HELP name help\n# TYPE name type\n", escaped
+	typ    dto.MetricType
+	labels []string // sorted, as series carry them
+}
+
+// newDescInfo checks a family and prepares its header lines.
+func newDescInfo(f textFamily) *descInfo {
+	name := f.Name()
+	fail := func(why string) *descInfo {
+		return &descInfo{err: fmt.Errorf("%w: %s: %s", errBadFamily, name, why)}
+	}
+	if !model.LegacyValidation.IsValidMetricName(name) {
+		return fail("name is not a legacy metric name")
+	}
+	help := f.Help()
+	if !utf8.ValidString(help) {
+		return fail("help is not UTF-8")
+	}
+	var typ dto.MetricType
+	var typeLine string
+	switch f.Type() {
+	case prometheus.GaugeValue:
+		typ, typeLine = dto.MetricType_GAUGE, " gauge\n"
+	case prometheus.CounterValue:
+		typ, typeLine = dto.MetricType_COUNTER, " counter\n"
+	case prometheus.UntypedValue:
+		typ, typeLine = dto.MetricType_UNTYPED, " untyped\n"
+	default:
+		return fail("not a gauge, counter or untyped family")
+	}
+	labels := f.Labels()
+	slices.Sort(labels)
+	for i, l := range labels {
+		if !model.LegacyValidation.IsValidLabelName(l) || strings.HasPrefix(l, "__") {
+			return fail(fmt.Sprintf("label name %q is not a legacy label name", l))
+		}
+		if i > 0 && labels[i-1] == l {
+			return fail("duplicate label name " + l)
+		}
+	}
+	var h []byte
+	h = append(h, "# HELP "...)
+	h = append(h, name...)
+	h = append(h, ' ')
+	h = appendEscaped(h, help, false)
+	h = append(h, "\n# TYPE "...)
+	h = append(h, name...)
+	h = append(h, typeLine...)
+	return &descInfo{name: name, help: h, typ: typ, labels: labels}
 }
 
 // textScratch is the reused state of one direct write.
@@ -70,11 +140,30 @@ type textGroup struct {
 	start int
 }
 
-// textWriter holds the Desc cache and the scratch pool of an Exporter.
+// textWriter holds the families and the scratch pool of an Exporter.
 type textWriter struct {
-	descs    sync.Map // *prometheus.Desc → *descInfo
-	nDescs   atomic.Int64
-	scratchs sync.Pool
+	// descs is filled by newTextWriter and only read after.
+	descs     map[*prometheus.Desc]*descInfo
+	scratchs  sync.Pool
+	fallbacks *prometheus.CounterVec
+}
+
+// newTextWriter returns a writer for the given families.
+func newTextWriter(families []textFamily) *textWriter {
+	t := &textWriter{
+		descs: make(map[*prometheus.Desc]*descInfo, len(families)),
+		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ipmi_fleet_exporter_text_fallbacks_total",
+			Help: "Scrape responses in the text format written through a registry instead of directly, by reason (unknown_family, invalid_family, invalid_series).",
+		}, []string{"reason"}),
+	}
+	for _, r := range fallbackReasons {
+		t.fallbacks.WithLabelValues(r)
+	}
+	for _, f := range families {
+		t.descs[f.Desc()] = newDescInfo(f)
+	}
+	return t
 }
 
 // directTextFormat reports whether format is one the direct writer
@@ -122,137 +211,6 @@ func (t *textWriter) putScratch(s *textScratch) {
 	t.scratchs.Put(s)
 }
 
-// info returns the parsed Desc, from the cache when it can.
-func (t *textWriter) info(d *prometheus.Desc) *descInfo {
-	if v, ok := t.descs.Load(d); ok {
-		return v.(*descInfo)
-	}
-	di := parseDesc(d.String())
-	if t.nDescs.Load() < maxCachedDescs {
-		if _, loaded := t.descs.LoadOrStore(d, di); !loaded {
-			t.nDescs.Add(1)
-		}
-	}
-	return di
-}
-
-// parseDesc parses the Desc.String format of client_golang:
-//
-//	Desc{fqName: %q, help: %q, unit: %q, constLabels: {n="v",...}, variableLabels: {n,c(n),...}}
-//
-// (unit is absent in older versions).
-func parseDesc(s string) *descInfo {
-	fail := func(why string) *descInfo {
-		return &descInfo{err: fmt.Errorf("%w: Desc %s: %s", errNotDirect, s, why)}
-	}
-	rest, ok := strings.CutPrefix(s, "Desc{fqName: ")
-	if !ok {
-		return fail("not in the Desc{fqName: ...} format")
-	}
-	name, rest, ok := cutQuoted(rest)
-	if !ok {
-		return fail("unquoted name")
-	}
-	if rest, ok = strings.CutPrefix(rest, ", help: "); !ok {
-		return fail("no help")
-	}
-	help, rest, ok := cutQuoted(rest)
-	if !ok {
-		return fail("unquoted help")
-	}
-	if r, ok := strings.CutPrefix(rest, ", unit: "); ok {
-		if _, rest, ok = cutQuoted(r); !ok {
-			return fail("unquoted unit")
-		}
-	}
-	if rest, ok = strings.CutPrefix(rest, ", constLabels: {"); !ok {
-		return fail("no constLabels")
-	}
-	var labels []descLabel
-	for !strings.HasPrefix(rest, "}") {
-		ln, r, ok := strings.Cut(rest, "=")
-		if !ok {
-			return fail("const label without value")
-		}
-		v, r, ok := cutQuoted(r)
-		if !ok {
-			return fail("unquoted const label value")
-		}
-		if !utf8.ValidString(v) {
-			return fail("const label value is not UTF-8")
-		}
-		labels = append(labels, descLabel{name: ln, value: v, hasValue: true})
-		rest = strings.TrimPrefix(r, ",")
-		if rest == r && !strings.HasPrefix(r, "}") {
-			return fail("malformed constLabels")
-		}
-	}
-	if rest, ok = strings.CutPrefix(rest, "}, variableLabels: {"); !ok {
-		return fail("no variableLabels")
-	}
-	vars, ok := strings.CutSuffix(rest, "}}")
-	if !ok {
-		return fail("no closing braces")
-	}
-	if vars != "" {
-		for _, ln := range strings.Split(vars, ",") {
-			if c, ok := strings.CutPrefix(ln, "c("); ok {
-				if ln, ok = strings.CutSuffix(c, ")"); !ok {
-					return fail("malformed constrained label")
-				}
-			}
-			labels = append(labels, descLabel{name: ln})
-		}
-	}
-	if !model.LegacyValidation.IsValidMetricName(name) {
-		return fail("name is not a legacy metric name")
-	}
-	if !utf8.ValidString(help) {
-		return fail("help is not UTF-8")
-	}
-	for _, l := range labels {
-		if !model.LegacyValidation.IsValidLabelName(l.name) || strings.HasPrefix(l.name, "__") {
-			return fail(fmt.Sprintf("label name %q is not a legacy label name", l.name))
-		}
-	}
-	// Series carry their labels sorted by name (client_golang sorts const
-	// labels; the registry would sort a series' copy): so must the Desc's.
-	sortLabels(labels)
-	for i := 1; i < len(labels); i++ {
-		if labels[i].name == labels[i-1].name {
-			return fail("duplicate label name " + labels[i].name)
-		}
-	}
-	var h []byte
-	h = append(h, "# HELP "...)
-	h = append(h, name...)
-	h = append(h, ' ')
-	h = appendEscaped(h, help, false)
-	h = append(h, '\n')
-	return &descInfo{name: name, help: h, labels: labels}
-}
-
-func sortLabels(l []descLabel) {
-	for i := 1; i < len(l); i++ { // a handful of labels: insertion sort
-		for j := i; j > 0 && l[j].name < l[j-1].name; j-- {
-			l[j], l[j-1] = l[j-1], l[j]
-		}
-	}
-}
-
-// cutQuoted splits a Go-quoted string off the front of s.
-func cutQuoted(s string) (value, rest string, ok bool) {
-	q, err := strconv.QuotedPrefix(s)
-	if err != nil {
-		return "", s, false
-	}
-	v, err := strconv.Unquote(q)
-	if err != nil {
-		return "", s, false
-	}
-	return v, s[len(q):], true
-}
-
 // appendText writes metrics in the text format into s.buf, the families
 // in the order their first series came, each family's series in the
 // order they came. An error (wrapping errNotDirect) means the response
@@ -286,39 +244,29 @@ func (t *textWriter) appendText(s *textScratch, metrics []prometheus.Metric) err
 	}
 
 	for _, g := range s.groups {
-		di := t.info(g.desc)
+		di := t.descs[g.desc]
+		if di == nil {
+			return fmt.Errorf("%w: %s", errUnknownFamily, g.desc)
+		}
 		if di.err != nil {
 			return di.err
 		}
 		if _, dup := s.names[di.name]; dup {
-			return fmt.Errorf("%w: two Descs named %s", errNotDirect, di.name)
+			return fmt.Errorf("%w: two families named %s", errBadFamily, di.name)
 		}
 		s.names[di.name] = struct{}{}
-		var typ dto.MetricType = -1
+		s.buf.Write(di.help)
 		for _, m := range s.members[g.start : g.start+g.count] {
 			s.m.Reset()
 			if err := m.Write(&s.m); err != nil {
-				return fmt.Errorf("%w: writing a %s series: %w", errNotDirect, di.name, err)
+				return fmt.Errorf("%w: writing a %s series: %w", errBadSeries, di.name, err)
 			}
 			mt, v, ok := valueOf(&s.m)
 			if !ok {
-				return fmt.Errorf("%w: a %s series is not a single gauge, counter or untyped value", errNotDirect, di.name)
+				return fmt.Errorf("%w: a %s series is not a single gauge, counter or untyped value", errBadSeries, di.name)
 			}
-			if typ == -1 {
-				typ = mt
-				s.buf.Write(di.help)
-				s.buf.WriteString("# TYPE ")
-				s.buf.WriteString(di.name)
-				switch mt {
-				case dto.MetricType_COUNTER:
-					s.buf.WriteString(" counter\n")
-				case dto.MetricType_GAUGE:
-					s.buf.WriteString(" gauge\n")
-				default:
-					s.buf.WriteString(" untyped\n")
-				}
-			} else if mt != typ {
-				return fmt.Errorf("%w: %s series of types %s and %s", errNotDirect, di.name, typ, mt)
+			if mt != di.typ {
+				return fmt.Errorf("%w: a %s series of type %s in a %s family", errBadSeries, di.name, mt, di.typ)
 			}
 			if err := checkLabels(s.m.Label, di); err != nil {
 				return err
@@ -367,20 +315,18 @@ func valueOf(m *dto.Metric) (dto.MetricType, float64, bool) {
 	return 0, 0, false
 }
 
-// checkLabels checks a series' labels against its Desc, as the registry
-// does: the same names, in order, const labels with their values, every
-// value valid UTF-8.
+// checkLabels checks a series' labels against its family, as the registry
+// does against the Desc: the same names, sorted, every value valid UTF-8.
 func checkLabels(labels []*dto.LabelPair, di *descInfo) error {
 	if len(labels) != len(di.labels) {
-		return fmt.Errorf("%w: a %s series has %d labels, its Desc %d", errNotDirect, di.name, len(labels), len(di.labels))
+		return fmt.Errorf("%w: a %s series has %d labels, its family %d", errBadSeries, di.name, len(labels), len(di.labels))
 	}
 	for i, l := range labels {
-		want := &di.labels[i]
-		if l.GetName() != want.name || want.hasValue && l.GetValue() != want.value {
-			return fmt.Errorf("%w: the labels of a %s series do not match its Desc", errNotDirect, di.name)
+		if l.GetName() != di.labels[i] {
+			return fmt.Errorf("%w: the labels of a %s series do not match its family", errBadSeries, di.name)
 		}
 		if !utf8.ValidString(l.GetValue()) {
-			return fmt.Errorf("%w: a %s series has a label value that is not UTF-8", errNotDirect, di.name)
+			return fmt.Errorf("%w: a %s series has a label value that is not UTF-8", errBadSeries, di.name)
 		}
 	}
 	return nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -181,12 +182,13 @@ func TestDirectTextMatchesRegistry(t *testing.T) {
 // Label values and help that need escaping come out byte for byte as
 // expfmt writes them.
 func TestDirectTextEscaping(t *testing.T) {
-	desc := prometheus.NewDesc("test_escape", "help \\ with\nnewline and \"quotes\"", []string{"v"}, prometheus.Labels{"c": "const \"q\" \\"})
+	fam := newTestFamily("test_escape", "help \\ with\nnewline and \"quotes\"", prometheus.GaugeValue, "v", "c")
+	desc := fam.Desc()
 	var metrics []prometheus.Metric
 	for i, v := range []string{
 		"plain", `a "quoted" value`, `back\slash`, "new\nline", `\"\n`, strings.ToValidUTF8("bad \xff\xfe utf-8", "\uFFFD"), "",
 	} {
-		metrics = append(metrics, prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, []float64{1, 0, -1, 0.5, math.Inf(1), math.NaN(), math.Copysign(0, -1)}[i], v))
+		metrics = append(metrics, prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, []float64{1, 0, -1, 0.5, math.Inf(1), math.NaN(), math.Copysign(0, -1)}[i], v, "const \"q\" \\"))
 	}
 	// Sorted as the registry sorts series, so the bytes can be compared.
 	slices.SortFunc(metrics, func(a, b prometheus.Metric) int {
@@ -196,6 +198,7 @@ func TestDirectTextEscaping(t *testing.T) {
 		return strings.Compare(da.GetLabel()[1].GetValue(), db.GetLabel()[1].GetValue())
 	})
 	x := New(Options{})
+	x.text = newTextWriter([]textFamily{fam})
 	s := x.text.getScratch()
 	defer x.text.putScratch(s)
 	if err := x.text.appendText(s, metrics); err != nil {
@@ -236,33 +239,65 @@ func (m rawMetric) Write(d *dto.Metric) error {
 	return nil
 }
 
+// testFamily is a family defined by a test (the collectors' are
+// collector.Family).
+type testFamily struct {
+	name, help string
+	typ        prometheus.ValueType
+	labels     []string
+	desc       *prometheus.Desc
+}
+
+func newTestFamily(name, help string, typ prometheus.ValueType, labels ...string) *testFamily {
+	return &testFamily{name: name, help: help, typ: typ, labels: labels, desc: prometheus.NewDesc(name, help, labels, nil)}
+}
+
+func (f *testFamily) Name() string               { return f.name }
+func (f *testFamily) Help() string               { return f.help }
+func (f *testFamily) Type() prometheus.ValueType { return f.typ }
+func (f *testFamily) Labels() []string           { return slices.Clone(f.labels) }
+func (f *testFamily) Desc() *prometheus.Desc     { return f.desc }
+
 // Metrics the direct writer cannot handle send the response through the
-// registry, which serves them as before.
+// registry, which serves them as before, and the fallback is counted by
+// reason.
 func TestDirectTextFallsBack(t *testing.T) {
-	ok := prometheus.NewDesc("test_ok", "Fine.", []string{"l"}, nil)
-	okMetric := prometheus.MustNewConstMetric(ok, prometheus.GaugeValue, 1, "a")
-	typed := prometheus.NewDesc("test_typed", "Two types.", []string{"l"}, nil)
-	other := prometheus.NewDesc("test_ok", "Fine.", []string{"m"}, nil)
-	for name, foreign := range map[string][]prometheus.Metric{
-		"utf-8 name":         {prometheus.MustNewConstMetric(prometheus.NewDesc("test.dotted", "Dotted.", nil, nil), prometheus.GaugeValue, 2)},
-		"invalid desc":       {prometheus.MustNewConstMetric(prometheus.NewDesc("test_bad", "Bad.", nil, nil), prometheus.GaugeValue, 2), prometheus.NewInvalidMetric(prometheus.NewInvalidDesc(errors.New("broken")), errors.New("broken"))},
-		"write error":        {failingMetric{desc: prometheus.NewDesc("test_fail", "Fails.", nil, nil)}},
-		"summary":            {prometheus.MustNewConstSummary(prometheus.NewDesc("test_summary", "Summary.", nil, nil), 3, 1.5, map[float64]float64{0.5: 0.4})},
-		"histogram":          {prometheus.MustNewConstHistogram(prometheus.NewDesc("test_histogram", "Histogram.", nil, nil), 3, 1.5, map[float64]uint64{1: 2})},
-		"inconsistent types": {prometheus.MustNewConstMetric(typed, prometheus.GaugeValue, 1, "a"), prometheus.MustNewConstMetric(typed, prometheus.CounterValue, 1, "b")},
-		"name of two descs":  {prometheus.MustNewConstMetric(other, prometheus.GaugeValue, 3, "b")},
-		"invalid utf-8":      {rawMetric{desc: prometheus.NewDesc("test_utf8", "UTF-8.", []string{"l"}, nil), labels: []string{"l", "\xff"}}},
-		"labels not in desc": {rawMetric{desc: prometheus.NewDesc("test_labels", "Labels.", []string{"l"}, nil), labels: []string{"k", "v"}}},
-		"unsorted labels":    {rawMetric{desc: prometheus.NewDesc("test_sorted", "Sorted.", []string{"a", "b"}, nil), labels: []string{"b", "1", "a", "2"}}},
+	ok := newTestFamily("test_ok", "Fine.", prometheus.GaugeValue, "l")
+	okMetric := prometheus.MustNewConstMetric(ok.Desc(), prometheus.GaugeValue, 1, "a")
+	fam := func(name string, labels ...string) *testFamily {
+		return newTestFamily(name, name+".", prometheus.GaugeValue, labels...)
+	}
+	dotted, fail, summary, histogram := fam("test.dotted"), fam("test_fail"), fam("test_summary"), fam("test_histogram")
+	typed, other, utf8Fam, labelled, sorted := fam("test_typed", "l"), fam("test_ok", "m"), fam("test_utf8", "l"), fam("test_labels", "l"), fam("test_sorted", "a", "b")
+	families := []textFamily{ok, dotted, fail, summary, histogram, typed, other, utf8Fam, labelled, sorted}
+	for name, tc := range map[string]struct {
+		foreign []prometheus.Metric
+		reason  string
+	}{
+		"unknown family":     {[]prometheus.Metric{prometheus.MustNewConstMetric(prometheus.NewDesc("test_unknown", "Unknown.", nil, nil), prometheus.GaugeValue, 2)}, "unknown_family"},
+		"utf-8 name":         {[]prometheus.Metric{prometheus.MustNewConstMetric(dotted.Desc(), prometheus.GaugeValue, 2)}, "invalid_family"},
+		"invalid desc":       {[]prometheus.Metric{prometheus.NewInvalidMetric(prometheus.NewInvalidDesc(errors.New("broken")), errors.New("broken"))}, "unknown_family"},
+		"write error":        {[]prometheus.Metric{failingMetric{desc: fail.Desc()}}, "invalid_series"},
+		"summary":            {[]prometheus.Metric{prometheus.MustNewConstSummary(summary.Desc(), 3, 1.5, map[float64]float64{0.5: 0.4})}, "invalid_series"},
+		"histogram":          {[]prometheus.Metric{prometheus.MustNewConstHistogram(histogram.Desc(), 3, 1.5, map[float64]uint64{1: 2})}, "invalid_series"},
+		"type of the family": {[]prometheus.Metric{prometheus.MustNewConstMetric(typed.Desc(), prometheus.CounterValue, 1, "b")}, "invalid_series"},
+		"name of two descs":  {[]prometheus.Metric{prometheus.MustNewConstMetric(other.Desc(), prometheus.GaugeValue, 3, "b")}, "invalid_family"},
+		"invalid utf-8":      {[]prometheus.Metric{rawMetric{desc: utf8Fam.Desc(), labels: []string{"l", "\xff"}}}, "invalid_series"},
+		"labels not in desc": {[]prometheus.Metric{rawMetric{desc: labelled.Desc(), labels: []string{"k", "v"}}}, "invalid_series"},
+		"unsorted labels":    {[]prometheus.Metric{rawMetric{desc: sorted.Desc(), labels: []string{"b", "1", "a", "2"}}}, "invalid_series"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			metrics := append([]prometheus.Metric{okMetric}, foreign...)
+			metrics := append([]prometheus.Metric{okMetric}, tc.foreign...)
 			x := New(Options{})
+			x.text = newTextWriter(families)
 			s := x.text.getScratch()
 			err := x.text.appendText(s, metrics)
 			x.text.putScratch(s)
 			if !errors.Is(err, errNotDirect) {
 				t.Fatalf("direct writer error %v, want a fallback", err)
+			}
+			if got := fallbackReason(err); got != tc.reason {
+				t.Errorf("fallback reason %s (%v), want %s", got, err, tc.reason)
 			}
 			for _, gz := range []bool{false, true} {
 				got := render(t, x, metrics, false, gz)
@@ -272,6 +307,9 @@ func TestDirectTextFallsBack(t *testing.T) {
 				if !strings.Contains(got, `test_ok{l="a"} 1`) {
 					t.Errorf("gzip=%v: the valid series is missing:\n%s", gz, got)
 				}
+			}
+			if n := testutil.ToFloat64(x.text.fallbacks.WithLabelValues(tc.reason)); n != 2 {
+				t.Errorf("fallbacks{reason=%q} = %v after two direct attempts, want 2", tc.reason, n)
 			}
 		})
 	}
@@ -305,30 +343,39 @@ func TestDirectTextOnlyForText(t *testing.T) {
 	}
 }
 
-// parseDesc reads the Desc formats it must, and refuses the others.
-func TestParseDesc(t *testing.T) {
-	d := parseDesc(prometheus.NewDesc("a_b", "He\"lp\n", []string{"z", "b"}, prometheus.Labels{"m": "v,}\"="}).String())
+// newDescInfo prepares the header lines of a family and refuses what the
+// text format cannot carry.
+func TestNewDescInfo(t *testing.T) {
+	d := newDescInfo(newTestFamily("a_b", "He\"lp\n", prometheus.CounterValue, "z", "b"))
 	if d.err != nil {
 		t.Fatal(d.err)
 	}
-	want := []descLabel{{name: "b"}, {name: "m", value: "v,}\"=", hasValue: true}, {name: "z"}}
-	if d.name != "a_b" || string(d.help) != "# HELP a_b He\"lp\\n\n" || !slices.Equal(d.labels, want) {
-		t.Fatalf("parsed %+v", d)
+	if d.name != "a_b" || string(d.help) != "# HELP a_b He\"lp\\n\n# TYPE a_b counter\n" || !slices.Equal(d.labels, []string{"b", "z"}) || d.typ != dto.MetricType_COUNTER {
+		t.Fatalf("prepared %+v", d)
 	}
-	// Without the unit field (client_golang before 1.23).
-	d = parseDesc(`Desc{fqName: "x", help: "h", constLabels: {}, variableLabels: {c(y)}}`)
-	if d.err != nil || d.name != "x" || !slices.Equal(d.labels, []descLabel{{name: "y"}}) {
-		t.Fatalf("parsed %+v", d)
-	}
-	for _, s := range []string{
-		"", "Desc{", `Desc{fqName: "x"}`, `Desc{fqName: "x", help: "h", constLabels: {a}, variableLabels: {}}`,
-		`Desc{fqName: "x y", help: "h", constLabels: {}, variableLabels: {}}`,
-		`Desc{fqName: "x", help: "h", constLabels: {}, variableLabels: {a,a}}`,
-		`Desc{fqName: "x", help: "h", constLabels: {}, variableLabels: {__a}}`,
-		`Desc{fqName: "x", help: "h", constLabels: {}, variableLabels: {a}`,
+	for _, f := range []*testFamily{
+		newTestFamily("x y", "h", prometheus.GaugeValue),
+		newTestFamily("x", "h", prometheus.GaugeValue, "a", "a"),
+		newTestFamily("x", "h", prometheus.GaugeValue, "__a"),
+		newTestFamily("x", "h", prometheus.GaugeValue, "a.b"),
+		newTestFamily("x", "\xff", prometheus.GaugeValue),
+		newTestFamily("x", "h", prometheus.ValueType(0)),
 	} {
-		if d := parseDesc(s); d.err == nil {
-			t.Errorf("parseDesc(%q) accepted: %+v", s, d)
+		if d := newDescInfo(f); !errors.Is(d.err, errBadFamily) {
+			t.Errorf("newDescInfo(%+v) accepted: %+v", f, d)
+		}
+	}
+}
+
+// Every family the collectors define is one the direct writer accepts.
+func TestCollectorFamiliesAreWritable(t *testing.T) {
+	x := New(Options{})
+	if len(x.text.descs) == 0 {
+		t.Fatal("no families")
+	}
+	for desc, d := range x.text.descs {
+		if d.err != nil {
+			t.Errorf("%s: %v", desc, d.err)
 		}
 	}
 }
@@ -343,12 +390,14 @@ func FuzzWriteText(f *testing.F) {
 	f.Fuzz(func(t *testing.T, help, v1, v2 string, value float64) {
 		help = strings.ToValidUTF8(help, "\uFFFD")
 		v1, v2 = strings.ToValidUTF8(v1, "\uFFFD"), strings.ToValidUTF8(v2, "\uFFFD")
-		desc := prometheus.NewDesc("fuzz_metric", help, []string{"l"}, prometheus.Labels{"c": v2})
-		metrics := []prometheus.Metric{prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, value, v1)}
+		fam := newTestFamily("fuzz_metric", help, prometheus.GaugeValue, "l", "c")
+		desc := fam.Desc()
+		metrics := []prometheus.Metric{prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, value, v1, v2)}
 		if v2 != v1 {
-			metrics = append(metrics, prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, -value, v2))
+			metrics = append(metrics, prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, -value, v2, v2))
 		}
 		x := New(Options{})
+		x.text = newTextWriter([]textFamily{fam})
 		s := x.text.getScratch()
 		defer x.text.putScratch(s)
 		if err := x.text.appendText(s, metrics); err != nil {
