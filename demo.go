@@ -10,7 +10,6 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
@@ -84,14 +83,13 @@ func startDemo(_ context.Context, count int, logger log.Logger) (*demoFleet, err
 	return d, nil
 }
 
-// PrintUsage tells the newcomer how to scrape what the demo serves.
-func (d *demoFleet) PrintUsage(w io.Writer, webFlags *web.FlagConfig) {
+// PrintUsage tells the newcomer how to scrape what the demo serves, at the
+// address of the first of listeners (bound already, so the port is ours).
+func (d *demoFleet) PrintUsage(w io.Writer, listeners []net.Listener) {
 	base := "http://localhost:9290"
-	if webFlags != nil && webFlags.WebListenAddresses != nil && len(*webFlags.WebListenAddresses) > 0 {
-		addr := (*webFlags.WebListenAddresses)[0]
-		host, port, err := net.SplitHostPort(addr)
-		if err == nil {
-			if host == "" || host == "0.0.0.0" || host == "::" {
+	if len(listeners) > 0 {
+		if host, port, err := net.SplitHostPort(listeners[0].Addr().String()); err == nil {
+			if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
 				host = "localhost"
 			}
 			base = "http://" + net.JoinHostPort(host, port)

@@ -258,12 +258,27 @@ func run(args []string, stdout, stderr *os.File) int {
 		// cut before it.
 		WriteTimeout: 5 * time.Minute,
 	}
+	// Bind before saying anything about the address: with the port taken
+	// (9290 is also ipmi_exporter's), the demo's banner would point at
+	// another process.
+	listeners, err := listen(f.web)
+	if err != nil {
+		level.Error(logger).Log("msg", "cannot serve HTTP", "err", err)
+		p.Close(context.Background())
+		return 1
+	}
 	if demo != nil {
-		demo.PrintUsage(stdout, f.web)
+		demo.PrintUsage(stdout, listeners)
 	}
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.ListenAndServe(srv, f.web, slogger) }()
+	go func() {
+		if listeners == nil {
+			serveErr <- web.ListenAndServe(srv, f.web, slogger)
+			return
+		}
+		serveErr <- web.ServeMultiple(listeners, srv, f.web, slogger)
+	}()
 
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)

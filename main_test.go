@@ -414,3 +414,47 @@ func TestPprofOnlyWhenEnabled(t *testing.T) {
 		})
 	}
 }
+
+// TestDemoPortTaken: with the listen port taken, --demo prints no banner
+// (it pointed at the other process) and says which address failed and how
+// to choose another.
+func TestDemoPortTaken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	p := startArgv(t, []string{binary, "--demo", "--web.listen-address=" + taken.Addr().String()})
+	if code := p.waitExit(t, 30*time.Second); code == 0 {
+		t.Fatal("exit code 0 with the listen port taken")
+	}
+	out := p.output()
+	if strings.Contains(out, "curl ") {
+		t.Errorf("the demo announced scrape commands for a port it could not bind:\n%s", out)
+	}
+	if !strings.Contains(out, taken.Addr().String()) || !strings.Contains(out, "--web.listen-address") {
+		t.Errorf("the failure names neither the address nor --web.listen-address:\n%s", out)
+	}
+}
+
+// TestDemoBannerNamesBoundPort: --web.listen-address with port 0 binds
+// some free port, and the banner names that port.
+func TestDemoBannerNamesBoundPort(t *testing.T) {
+	p := startArgv(t, []string{binary, "--demo", "--web.listen-address=127.0.0.1:0"})
+	curl := regexp.MustCompile(`curl '(http://127\.0\.0\.1:(\d+))/ipmi\?target=[^']+'`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := curl.FindStringSubmatch(p.output()); m != nil {
+			if m[2] == "0" {
+				t.Fatalf("banner names port 0:\n%s", p.output())
+			}
+			p.listen = "127.0.0.1:" + m[2]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner:\n%s", p.output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.waitReady(t)
+}

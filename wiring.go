@@ -1,14 +1,44 @@
 package main
 
 import (
+	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/session"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
 )
+
+// listen binds every --web.listen-address, so that a taken port is
+// reported before anything is served or announced. It returns nil
+// listeners (and no error) where exporter-toolkit must bind itself:
+// systemd socket activation and vsock addresses.
+func listen(f *web.FlagConfig) ([]net.Listener, error) {
+	if f.WebSystemdSocket != nil && *f.WebSystemdSocket {
+		return nil, nil
+	}
+	for _, addr := range *f.WebListenAddresses {
+		if strings.HasPrefix(addr, "vsock://") {
+			return nil, nil
+		}
+	}
+	var listeners []net.Listener
+	for _, addr := range *f.WebListenAddresses {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return nil, fmt.Errorf("cannot listen on %s (%w); choose another address with --web.listen-address, for example --web.listen-address=:9291", addr, err)
+		}
+		listeners = append(listeners, l)
+	}
+	return listeners, nil
+}
 
 // hostOf returns the host part of a host:port pool key.
 func hostOf(addr string) string {
@@ -27,7 +57,10 @@ type sessionMetrics struct {
 	requestDuration   *prometheus.HistogramVec
 	retransmits       *prometheus.CounterVec
 	opened, closed    prometheus.Counter
+	dropped           *prometheus.CounterVec
 }
+
+var _ session.DropObserver = (*sessionMetrics)(nil)
 
 func newSessionMetrics(reg prometheus.Registerer) *sessionMetrics {
 	m := &sessionMetrics{
@@ -61,8 +94,12 @@ func newSessionMetrics(reg prometheus.Registerer) *sessionMetrics {
 			Name: "ipmi_fleet_exporter_bmc_sessions_ended_total",
 			Help: "Sessions closed on, or abandoned by, BMCs.",
 		}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ipmi_fleet_exporter_replies_dropped_total",
+			Help: "Datagrams from BMCs the exporter dropped, by reason (checksum, integrity, sequence, unknown_session, malformed, unexpected_response, late_or_duplicate). A BMC whose replies are all dropped otherwise looks unreachable.",
+		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.handshakes, m.handshakeDuration, m.requests, m.requestDuration, m.retransmits, m.opened, m.closed)
+	reg.MustRegister(m.handshakes, m.handshakeDuration, m.requests, m.requestDuration, m.retransmits, m.opened, m.closed, m.dropped)
 	return m
 }
 
@@ -79,3 +116,6 @@ func (m *sessionMetrics) Request(command string, result session.RequestResult, _
 func (m *sessionMetrics) Retransmit(command string) { m.retransmits.WithLabelValues(command).Inc() }
 func (m *sessionMetrics) SessionOpened()            { m.opened.Inc() }
 func (m *sessionMetrics) SessionClosed()            { m.closed.Inc() }
+
+// ReplyDropped makes sessionMetrics a session.DropObserver.
+func (m *sessionMetrics) ReplyDropped(reason string) { m.dropped.WithLabelValues(reason).Inc() }

@@ -71,6 +71,9 @@ type Exporter struct {
 	// hold the same records: a fleet is a few hardware models, and the
 	// table was most of a BMC's memory (docs/benchmarks.md).
 	tables *collector.SensorTables
+	// refusals are the (target, module) pairs whose login the BMC
+	// refused, not to be logged into again for a while.
+	refusals refusals
 	// registryText sends the text format through a registry too, as
 	// before the direct writer (tests and benchmarks compare the two).
 	registryText bool
@@ -390,19 +393,20 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 			e.IdleTimeout = -1
 		}
 		var openErr error
-		if e.Session == nil && st.authErr != nil && x.now().Before(st.authRetryAt) {
+		if rf := x.refusals.blocked(key, m, x.now()); e.Session == nil && rf != nil {
 			// The BMC refused these credentials a moment ago. Logging in
 			// again on every scrape would not change its mind, may lock
 			// the account (many BMCs lock after a few failures), and with
 			// a wrong K_G strands a half-open session on the BMC each time.
-			openErr = fmt.Errorf("not logging in again before %s: %w", st.authRetryAt.Format(time.RFC3339), st.authErr)
+			openErr = fmt.Errorf("not logging in again before %s (refused %d times in a row): %w",
+				rf.retryAt.Format(time.RFC3339), rf.failures, rf.err)
 		} else {
 			openErr = ensure(ctx)
 			var authErr *session.AuthError
 			if errors.As(openErr, &authErr) {
-				st.authErr, st.authRetryAt = openErr, x.now().Add(AuthRetryInterval)
+				x.refusals.refused(key, m, openErr, x.now())
 			} else if openErr == nil {
-				st.authErr = nil
+				x.refusals.accepted(key)
 			}
 		}
 		t := &collector.Target{Module: m, State: st.collector, Logger: logger, Tables: x.tables, Start: start}
@@ -457,12 +461,6 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 	return res.([]prometheus.Metric), !ran
 }
 
-// AuthRetryInterval is how long a (target, module) whose login the BMC
-// refused (wrong user, password or K_G, no cipher suite, privilege) is
-// not logged into again. A reload that changes the module's credentials
-// starts afresh.
-const AuthRetryInterval = 2 * time.Minute
-
 func (x *Exporter) now() time.Time {
 	if x.opts.Now != nil {
 		return x.opts.Now()
@@ -481,9 +479,6 @@ func sameSessionSettings(a, b *config.Module) bool {
 // entryState is what the exporter keeps in a pool entry.
 type entryState struct {
 	module *config.Module
-	// authErr is the last refused login and authRetryAt when to try again.
-	authErr     error
-	authRetryAt time.Time
 
 	session   pool.Session
 	watch     *watchedTransport
