@@ -85,14 +85,14 @@ func parseFlags(args []string) (*flags, error) {
 }
 
 func newLogger(f *flags, w *os.File) (log.Logger, *slog.Logger) {
-	var logger log.Logger
+	var base log.Logger
 	if f.logFormat == "json" {
-		logger = log.NewJSONLogger(log.NewSyncWriter(w))
+		base = log.NewJSONLogger(log.NewSyncWriter(w))
 	} else {
-		logger = log.NewLogfmtLogger(log.NewSyncWriter(w))
+		base = log.NewLogfmtLogger(log.NewSyncWriter(w))
 	}
 	// Depth 5 skips go-kit's level and filter wrappers, so caller names our code.
-	logger = log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.Caller(5))
+	logger := log.With(base, "ts", log.DefaultTimestampUTC, "caller", log.Caller(5))
 	var allow level.Option
 	var slogLevel slog.Level
 	switch f.logLevel {
@@ -106,8 +106,46 @@ func newLogger(f *flags, w *os.File) (log.Logger, *slog.Logger) {
 		allow, slogLevel = level.AllowInfo(), slog.LevelInfo
 	}
 	logger = level.NewFilter(logger, allow)
-	// exporter-toolkit logs through slog; send it to the same go-kit logger.
-	return logger, slog.New(sloggokit.NewGoKitHandler(logger, slogLevel))
+	// exporter-toolkit logs through slog; send it to the same output. The
+	// bridge brings the record's own time and caller, so it gets the
+	// output without ours (a line had two of each), with the time under
+	// our key.
+	bridge := level.NewFilter(slogRecordFields{base}, allow)
+	return logger, slog.New(sloggokit.NewGoKitHandler(bridge, slogLevel))
+}
+
+// slogRecordFields puts the slog bridge's "time" and "caller" first, as
+// "ts" (UTC, as log.DefaultTimestampUTC writes it) and "caller", so its
+// lines read like the exporter's own.
+type slogRecordFields struct{ next log.Logger }
+
+func (l slogRecordFields) Log(keyvals ...any) error {
+	ts, caller := any(nil), any(nil)
+	rest := make([]any, 0, len(keyvals)+4)
+	for i := 0; i+1 < len(keyvals); i += 2 {
+		switch keyvals[i] {
+		case slog.TimeKey:
+			if t, ok := keyvals[i+1].(time.Time); ok {
+				ts = t.UTC().Format(time.RFC3339Nano)
+				continue
+			}
+		case "caller":
+			caller = keyvals[i+1]
+			continue
+		}
+		rest = append(rest, keyvals[i], keyvals[i+1])
+	}
+	if len(keyvals)%2 == 1 {
+		rest = append(rest, keyvals[len(keyvals)-1])
+	}
+	if ts == nil {
+		ts = time.Now().UTC().Format(time.RFC3339Nano)
+	}
+	head := []any{"ts", ts}
+	if caller != nil {
+		head = append(head, "caller", caller)
+	}
+	return l.next.Log(append(head, rest...)...)
 }
 
 func run(args []string, stdout, stderr *os.File) int {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -457,4 +458,64 @@ func TestDemoBannerNamesBoundPort(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	p.waitReady(t)
+}
+
+// TestToolkitLogLinesHaveOneTimeAndCaller: exporter-toolkit's lines
+// ("Listening on") come through the slog bridge with one ts and one caller,
+// in both formats (they had ts, time and two callers).
+func TestToolkitLogLinesHaveOneTimeAndCaller(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "password"), []byte("pw-from-file"), 0o600)
+	path := writeConfig(t, dir, goodConfig)
+	for _, format := range []string{"logfmt", "json"} {
+		t.Run(format, func(t *testing.T) {
+			p := start(t, "--config.file="+path, "--log.format="+format)
+			p.waitReady(t)
+			var line string
+			for _, l := range strings.Split(p.output(), "\n") {
+				if strings.Contains(l, "Listening on") {
+					line = l
+				}
+			}
+			if line == "" {
+				t.Fatalf("no 'Listening on' line:\n%s", p.output())
+			}
+			if format == "logfmt" {
+				if n := strings.Count(line, " caller="); n != 1 ||
+					!strings.HasPrefix(line, "ts=") || strings.Contains(line, " time=") || strings.Count(line, "ts=") != 1 {
+					t.Fatalf("want one ts first and one caller: %s", line)
+				}
+				if !regexp.MustCompile(` caller=tls_config\.go:\d+ `).MatchString(line) {
+					t.Fatalf("caller does not name exporter-toolkit's code: %s", line)
+				}
+				return
+			}
+			// JSON objects cannot show a duplicate once decoded: read the
+			// keys in order.
+			dec := json.NewDecoder(strings.NewReader(line))
+			if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+				t.Fatalf("not a JSON object: %s", line)
+			}
+			keys := map[string]int{}
+			var caller string
+			for dec.More() {
+				tok, err := dec.Token()
+				if err != nil {
+					t.Fatalf("%v: %s", err, line)
+				}
+				k := tok.(string)
+				keys[k]++
+				var v any
+				if err := dec.Decode(&v); err != nil {
+					t.Fatalf("%v: %s", err, line)
+				}
+				if k == "caller" {
+					caller, _ = v.(string)
+				}
+			}
+			if keys["ts"] != 1 || keys["caller"] != 1 || keys["time"] != 0 || !strings.HasPrefix(caller, "tls_config.go:") {
+				t.Fatalf("want one ts and one caller (exporter-toolkit's): %s", line)
+			}
+		})
+	}
 }
