@@ -481,12 +481,22 @@ func TestRefusedLoginBacksOff(t *testing.T) {
 	if got := bmc.Counters().Command("open_session"); got != 1 {
 		t.Fatalf("%d logins tried in three scrapes, want 1 (then back off)", got)
 	}
-	mu.Lock()
-	now = now.Add(AuthRetryInterval + time.Second)
-	mu.Unlock()
-	h.scrape(t, target)
-	if got := bmc.Counters().Command("open_session"); got != 2 {
-		t.Fatalf("%d logins after the retry interval, want 2", got)
+	// Each refusal in a row doubles the wait: 2, 4, 8, 16, then 30
+	// minutes. Scrapes every minute for two hours log in at 2, 6, 14,
+	// 30, 60 and 90 minutes after the first.
+	var loginsAt []int
+	for minute := 1; minute <= 120; minute++ {
+		mu.Lock()
+		now = now.Add(time.Minute)
+		mu.Unlock()
+		before := bmc.Counters().Command("open_session")
+		h.scrape(t, target)
+		if bmc.Counters().Command("open_session") != before {
+			loginsAt = append(loginsAt, minute)
+		}
+	}
+	if want := []int{2, 6, 14, 30, 60, 90, 120}; fmt.Sprint(loginsAt) != fmt.Sprint(want) {
+		t.Fatalf("logins at minutes %v, want %v", loginsAt, want)
 	}
 }
 
