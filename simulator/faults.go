@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/simulator/model"
 )
 
 // Faults are the misbehaviours a simulated BMC can be told to show. The
@@ -63,7 +65,10 @@ func (f Faults) Validate() error {
 
 // FaultKeys documents the keys ParseFaults accepts, in order.
 const FaultKeys = "latency=DUR, jitter=DUR, loss=P, silent, garbage[=P], truncate[=P], sessions_full, " +
-	"aes_pad_full_block, rakp2_zero_tag, bridge_embedded, sdr_max_read=N, empty_reading_for_absent"
+	"aes_pad_full_block, rakp2_zero_tag, bridge_embedded, sdr_max_read=N, empty_reading_for_absent, " +
+	"sdr_cancel_reservation=N, sdr_short_read=N, sdr_last_record_cc=CC, assumemaxsdrrecordcount[=N], " +
+	"sdr_duplicate=N, sdr_same_name=NAME, assumebmcowner[=ADDR], ignorescanningdisabled, " +
+	"reading_cc=CC@SENSOR, discretereading=SENSOR"
 
 // FaultSpec is a parsed --faults string: the LAN-side Faults and the
 // model quirks it names.
@@ -75,6 +80,35 @@ type FaultSpec struct {
 	// EmptyReadingForAbsent answers Get Sensor Reading of absent sensors
 	// with an empty reply instead of 0xCB.
 	EmptyReadingForAbsent bool
+	// Quirks holds the other model quirks (the catalogue of
+	// docs/bmc-quirks.md); its SDRMaxRead and EmptyReadingForAbsent are
+	// ignored in favour of the fields above.
+	Quirks model.Quirks
+}
+
+// ModelQuirks returns the model quirks s names.
+func (s FaultSpec) ModelQuirks() model.Quirks {
+	q := s.Quirks
+	q.SDRMaxRead, q.EmptyReadingForAbsent = s.SDRMaxRead, s.EmptyReadingForAbsent
+	return q
+}
+
+// parseByte parses a byte written in decimal or 0x hex.
+func parseByte(key, val string) (uint8, error) {
+	v, err := strconv.ParseUint(val, 0, 8)
+	if err != nil {
+		return 0, fmt.Errorf("fault %s=%q: want a byte (0x00-0xff): %w", key, val, err)
+	}
+	return uint8(v), nil
+}
+
+// parseCount parses a non-negative count.
+func parseCount(key, val string) (int, error) {
+	v, err := strconv.Atoi(val)
+	if err != nil || v < 0 || v > 0xFFFF {
+		return 0, fmt.Errorf("fault %s=%q: want a count 0-65535", key, val)
+	}
+	return v, nil
 }
 
 // ParseFaults parses a comma-separated list like
@@ -155,6 +189,53 @@ func ParseFaults(s string) (FaultSpec, error) {
 			}
 		case "empty_reading_for_absent":
 			err = flag(&spec.EmptyReadingForAbsent)
+		case "sdr_cancel_reservation":
+			spec.Quirks.SDRCancelReservation, err = parseCount(key, val)
+		case "sdr_short_read":
+			spec.Quirks.SDRShortRead, err = parseCount(key, val)
+			if err == nil && spec.Quirks.SDRShortRead > 255 {
+				err = fmt.Errorf("fault sdr_short_read=%s: want 0-255", val)
+			}
+		case "sdr_last_record_cc":
+			spec.Quirks.SDRLastRecordCC, err = parseByte(key, val)
+		case "assumemaxsdrrecordcount":
+			// Named after FreeIPMI's workaround flag for BMCs that
+			// report fewer records than they hold; alone: report 0.
+			spec.Quirks.SDRCountShort = 0xFFFF
+			if hasVal {
+				spec.Quirks.SDRCountShort, err = parseCount(key, val)
+			}
+		case "sdr_duplicate":
+			spec.Quirks.SDRDuplicate, err = parseCount(key, val)
+		case "sdr_same_name":
+			if val == "" || len(val) > 16 {
+				err = fmt.Errorf("fault sdr_same_name=%q: want 1-16 bytes", val)
+			}
+			spec.Quirks.SDRSameName = val
+		case "assumebmcowner":
+			// FreeIPMI's flag for SDRs naming a wrong owner; alone: 0x2c.
+			spec.Quirks.SDROwner = 0x2c
+			if hasVal {
+				spec.Quirks.SDROwner, err = parseByte(key, val)
+			}
+			if err == nil && (spec.Quirks.SDROwner&1 != 0 || spec.Quirks.SDROwner == 0x20) {
+				err = fmt.Errorf("fault assumebmcowner=%s: want an even slave address other than 0x20", val)
+			}
+		case "ignorescanningdisabled":
+			err = flag(&spec.Quirks.FalseScanningDisabled)
+		case "reading_cc":
+			cc, sensor, ok := strings.Cut(val, "@")
+			if !ok || sensor == "" {
+				err = fmt.Errorf("fault reading_cc=%q: want CC@SENSOR, e.g. 0xcb@FAN2", val)
+				break
+			}
+			spec.Quirks.ReadingCC, err = parseByte(key, cc)
+			spec.Quirks.ReadingCCSensor = sensor
+		case "discretereading":
+			if val == "" {
+				err = fmt.Errorf("fault discretereading needs a threshold sensor's name")
+			}
+			spec.Quirks.DiscreteReading = val
 		default:
 			return spec, fmt.Errorf("unknown fault %q (known: %s)", key, FaultKeys)
 		}
@@ -203,5 +284,16 @@ func (s FaultSpec) String() string {
 	}
 	add(s.SDRMaxRead != 0, "sdr_max_read="+strconv.Itoa(s.SDRMaxRead))
 	add(s.EmptyReadingForAbsent, "empty_reading_for_absent")
+	q := s.Quirks
+	add(q.SDRCancelReservation != 0, "sdr_cancel_reservation="+strconv.Itoa(q.SDRCancelReservation))
+	add(q.SDRShortRead != 0, "sdr_short_read="+strconv.Itoa(q.SDRShortRead))
+	add(q.SDRLastRecordCC != 0, fmt.Sprintf("sdr_last_record_cc=0x%02x", q.SDRLastRecordCC))
+	add(q.SDRCountShort != 0, "assumemaxsdrrecordcount="+strconv.Itoa(q.SDRCountShort))
+	add(q.SDRDuplicate != 0, "sdr_duplicate="+strconv.Itoa(q.SDRDuplicate))
+	add(q.SDRSameName != "", "sdr_same_name="+q.SDRSameName)
+	add(q.SDROwner != 0, fmt.Sprintf("assumebmcowner=0x%02x", q.SDROwner))
+	add(q.FalseScanningDisabled, "ignorescanningdisabled")
+	add(q.ReadingCC != 0, fmt.Sprintf("reading_cc=0x%02x@%s", q.ReadingCC, q.ReadingCCSensor))
+	add(q.DiscreteReading != "", "discretereading="+q.DiscreteReading)
 	return out
 }

@@ -362,3 +362,34 @@ func TestModelQuirksThroughFaultSpec(t *testing.T) {
 		t.Fatalf("fault spec %+v, want %+v", got, spec)
 	}
 }
+
+// The catalogue's SDR and sensor quirks parse under their names (FreeIPMI's
+// workaround flag where one exists) and render back to the same spec.
+func TestParseCatalogueQuirks(t *testing.T) {
+	in := "sdr_cancel_reservation=9,sdr_short_read=7,sdr_last_record_cc=0xc3,assumemaxsdrrecordcount=5," +
+		"sdr_duplicate=6,sdr_same_name=Status,assumebmcowner=0x2c,ignorescanningdisabled," +
+		"reading_cc=0xcb@CPU1 Temp,discretereading=CPU2 Temp"
+	spec, err := ParseFaults(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := model.Quirks{SDRCancelReservation: 9, SDRShortRead: 7, SDRLastRecordCC: 0xC3, SDRCountShort: 5,
+		SDRDuplicate: 6, SDRSameName: "Status", SDROwner: 0x2c, FalseScanningDisabled: true,
+		ReadingCC: 0xCB, ReadingCCSensor: "CPU1 Temp", DiscreteReading: "CPU2 Temp"}
+	if spec.Quirks != want {
+		t.Fatalf("got %+v\nwant %+v", spec.Quirks, want)
+	}
+	again, err := ParseFaults(spec.String())
+	if err != nil || again != spec {
+		t.Fatalf("round trip %q: %+v, %v", spec.String(), again, err)
+	}
+	if spec, err := ParseFaults("assumemaxsdrrecordcount,assumebmcowner"); err != nil || spec.Quirks.SDRCountShort != 0xFFFF || spec.Quirks.SDROwner != 0x2c {
+		t.Errorf("flags alone: %+v, %v", spec.Quirks, err)
+	}
+	for _, bad := range []string{"reading_cc=0xcb", "reading_cc=0x1cb@X", "assumebmcowner=0x21", "assumebmcowner=0x20",
+		"sdr_short_read=300", "sdr_same_name=", "discretereading", "sdr_duplicate=-1"} {
+		if _, err := ParseFaults(bad); err == nil {
+			t.Errorf("ParseFaults(%q) accepted", bad)
+		}
+	}
+}

@@ -28,7 +28,7 @@ func (b *BMC) ApplyFaultSpec(spec FaultSpec) error {
 		return err
 	}
 	if m := b.Model(); m != nil {
-		m.SetQuirks(model.Quirks{SDRMaxRead: spec.SDRMaxRead, EmptyReadingForAbsent: spec.EmptyReadingForAbsent})
+		m.SetQuirks(spec.ModelQuirks())
 	}
 	return nil
 }
@@ -39,6 +39,8 @@ func (b *BMC) FaultSpec() FaultSpec {
 	if m := b.Model(); m != nil {
 		q := m.Quirks()
 		spec.SDRMaxRead, spec.EmptyReadingForAbsent = q.SDRMaxRead, q.EmptyReadingForAbsent
+		q.SDRMaxRead, q.EmptyReadingForAbsent = 0, false
+		spec.Quirks = q
 	}
 	return spec
 }

@@ -92,6 +92,9 @@ type Repository struct {
 	Truncated string
 	// Restarts counts walks started over because the repository changed.
 	Restarts int
+	// Duplicates counts records the BMC returned again under another
+	// record ID; they are left out of Records.
+	Duplicates int
 }
 
 // RecordError is a record that failed to decode.
@@ -256,39 +259,53 @@ func (w *walker) walk(ctx context.Context) (*Repository, error) {
 	repo := &Repository{Device: w.opts.Device, Info: w.info}
 	requested := make(map[uint16]bool)
 	seen := make(map[uint16]bool)
-	if w.info.RecordCount == 0 {
-		return repo, nil
-	}
+	// The record count is not trusted: some BMCs report fewer records
+	// than they hold, even none (FreeIPMI's assumemaxsdrrecordcount), so
+	// the walk follows the next record IDs to FFFFh. A count of 0 costs
+	// one Get SDR to confirm.
 	id := command.FirstRecordID
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if len(repo.Records) >= w.opts.MaxRecords {
+		if len(repo.Records) >= w.opts.MaxRecords || len(requested) >= 2*w.opts.MaxRecords {
 			repo.Truncated = fmt.Sprintf("more than %d records", w.opts.MaxRecords)
 			return repo, nil
 		}
 		requested[id] = true
 		raw, next, err := w.readRecord(ctx, id)
-		if id == command.FirstRecordID && wire.IsCompletionCode(err, wire.CCRequestedDataNotPresent) {
-			// The count said otherwise, but there is no first record.
-			return repo, nil
+		if id == command.FirstRecordID && err != nil {
+			var cc *wire.CompletionCodeError
+			if wire.IsCompletionCode(err, wire.CCRequestedDataNotPresent) || (w.info.RecordCount == 0 && errors.As(err, &cc)) {
+				// The count said otherwise, or said none and the BMC
+				// agrees in its own words: there is no first record.
+				return repo, nil
+			}
 		}
 		if err != nil {
+			if len(repo.Records) > 0 && isRecordRefusal(err) {
+				// A BMC that refuses one record (0xC3 on the last one
+				// is seen in the field) keeps the ones read so far.
+				repo.Truncated = fmt.Sprintf("record 0x%04x unreadable: %v", id, err)
+				return repo, nil
+			}
 			return nil, err
 		}
 		recID := le16(raw)
 		if seen[recID] {
-			repo.Truncated = fmt.Sprintf("record ID 0x%04x returned twice", recID)
-			return repo, nil
+			// The same record again under another ID (H3C): skip it, the
+			// chain goes on. A chain that comes back to an ID it already
+			// asked for is a loop, caught below.
+			repo.Duplicates++
+		} else {
+			seen[recID] = true
+			rec, perr := ParseRecord(raw)
+			if perr != nil {
+				rec = parseUnknown(raw)
+				repo.Errors = append(repo.Errors, RecordError{RecordID: recID, Err: perr})
+			}
+			repo.Records = append(repo.Records, rec)
 		}
-		seen[recID] = true
-		rec, perr := ParseRecord(raw)
-		if perr != nil {
-			rec = parseUnknown(raw)
-			repo.Errors = append(repo.Errors, RecordError{RecordID: recID, Err: perr})
-		}
-		repo.Records = append(repo.Records, rec)
 		if next == command.LastRecordID {
 			return repo, nil
 		}
@@ -336,6 +353,14 @@ func (w *walker) readRecord(ctx context.Context, id uint16) ([]byte, uint16, err
 			return nil, 0, fmt.Errorf("sdr: get SDR 0x%04x: %w", id, err)
 		}
 	}
+}
+
+// isRecordRefusal reports whether err is the BMC refusing one record with
+// a completion code, as opposed to a lost session, a deadline or a
+// repository that changed (which fail or restart the walk).
+func isRecordRefusal(err error) bool {
+	var cc *wire.CompletionCodeError
+	return errors.As(err, &cc) && !errors.Is(err, errChangedUnderUs) && !errors.Is(err, ErrReservationLost)
 }
 
 // changed re-reads the repository info and compares it with the walk's.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/command"
@@ -29,6 +30,13 @@ type fakeRepository struct {
 	truncateTo int                 // return at most this many bytes (0 = all)
 	emptyBody  bool                // return no bytes for reads at offset > 0
 	next       map[uint16]uint16   // override next record IDs (loops)
+	// getCC answers Get SDR of these requested record IDs with a code.
+	getCC map[uint16]wire.CompletionCode
+	// extra answers requests for these IDs with these bytes (a record
+	// the BMC returns twice); their next ID comes from next[requested ID].
+	extra map[uint16][]byte
+	// countOverride, when set, is the record count reported.
+	countOverride *uint16
 
 	// onGet runs before each Get SDR, with the 1-based call number.
 	onGet    func(f *fakeRepository, call int)
@@ -81,6 +89,9 @@ func (f *fakeRepository) Do(ctx context.Context, req command.Request, resp comma
 		}
 		info := f.info
 		info.RecordCount = uint16(len(f.records))
+		if f.countOverride != nil {
+			info.RecordCount = *f.countOverride
+		}
 		return f.answer(resp, &info)
 	case *command.GetDeviceSDRInfoRequest:
 		if !f.device {
@@ -117,6 +128,13 @@ func (f *fakeRepository) get(req command.Request, resp command.Response, resID, 
 	}
 	if offset != 0 && resID != f.reservation {
 		return f.cc(req, wire.CCReservationCanceled)
+	}
+	if code, ok := f.getCC[id]; ok {
+		return f.cc(req, code)
+	}
+	if rec, ok := f.extra[id]; ok {
+		data, _ := readPart(rec, offset, length)
+		return f.answer(resp, &command.GetSDRResponse{NextRecordID: f.next[id], Data: data})
 	}
 	idx := -1
 	for i, r := range f.records {
@@ -359,12 +377,77 @@ func TestReadRepositoryRecordVanishes(t *testing.T) {
 	}
 }
 
-func TestReadRepositoryMissingRecordIsAnError(t *testing.T) {
+// A next record ID that points nowhere while nothing changed ends the
+// walk with the records read so far and the reason, instead of losing
+// them all.
+func TestReadRepositoryMissingRecordTruncates(t *testing.T) {
 	f := newFakeRepository(testRecords()...)
 	f.next = map[uint16]uint16{2: 0x7777} // points nowhere; nothing changed
-	_, err := ReadRepository(context.Background(), f, ReadOptions{})
-	if !wire.IsCompletionCode(err, wire.CCRequestedDataNotPresent) {
+	repo, err := ReadRepository(context.Background(), f, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(repo.Records) != 2 || !strings.Contains(repo.Truncated, "record 0x7777 unreadable") {
+		t.Fatalf("%d records, truncated %q", len(repo.Records), repo.Truncated)
+	}
+}
+
+// The first record refused with an error is still an error: nothing was
+// read, so there is nothing to degrade to.
+func TestReadRepositoryFirstRecordRefused(t *testing.T) {
+	f := newFakeRepository(testRecords()...)
+	f.getCC = map[uint16]wire.CompletionCode{command.FirstRecordID: wire.CCTimeout}
+	if _, err := ReadRepository(context.Background(), f, ReadOptions{}); !wire.IsCompletionCode(err, wire.CCTimeout) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// 0xC3 on the last record (seen in the field): every other record is kept.
+func TestReadRepositoryLastRecordRefused(t *testing.T) {
+	raws := testRecords()
+	f := newFakeRepository(raws...)
+	f.getCC = map[uint16]wire.CompletionCode{le16(raws[len(raws)-1]): wire.CCTimeout}
+	repo, err := ReadRepository(context.Background(), f, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(repo.Records) != len(raws)-1 || repo.Truncated == "" {
+		t.Fatalf("%d records, truncated %q", len(repo.Records), repo.Truncated)
+	}
+}
+
+// The same record returned again under another record ID (H3C, as
+// ipmi_exporter issues 189 and 196 show) is left out, and the walk goes
+// on to the records after it.
+func TestReadRepositoryDuplicateRecordSkipped(t *testing.T) {
+	raws := testRecords()
+	// Record 2's bytes also answer a request for ID 0x0100, which the
+	// chain visits between 2 and 3.
+	dup := append([]byte(nil), raws[1]...)
+	f := newFakeRepository(raws...)
+	f.extra = map[uint16][]byte{0x0100: dup}
+	f.next = map[uint16]uint16{2: 0x0100, 0x0100: 3}
+	repo, err := ReadRepository(context.Background(), f, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(repo.Records) != len(raws) || repo.Duplicates != 1 || repo.Truncated != "" {
+		t.Fatalf("%d records (want %d), %d duplicates, truncated %q", len(repo.Records), len(raws), repo.Duplicates, repo.Truncated)
+	}
+}
+
+// A count of 0 that is wrong (FreeIPMI's assumemaxsdrrecordcount): the
+// records are read all the same.
+func TestReadRepositoryCountZeroButRecords(t *testing.T) {
+	raws := testRecords()
+	f := newFakeRepository(raws...)
+	f.countOverride = new(uint16)
+	repo, err := ReadRepository(context.Background(), f, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(repo.Records) != len(raws) {
+		t.Fatalf("%d records, want %d", len(repo.Records), len(raws))
 	}
 }
 
@@ -486,8 +569,10 @@ func TestReadRepositoryEmpty(t *testing.T) {
 	if err != nil || len(repo.Records) != 0 || repo.Truncated != "" {
 		t.Fatalf("empty repository: %+v, %v", repo, err)
 	}
-	if empty.getCalls != 0 {
-		t.Errorf("%d Get SDR for an empty repository", empty.getCalls)
+	// The count is not trusted (some BMCs report 0 and hold records):
+	// one Get SDR confirms the repository is empty.
+	if empty.getCalls != 1 {
+		t.Errorf("%d Get SDR for an empty repository, want 1", empty.getCalls)
 	}
 	// A BMC that claims records but has none answers 0xCB for the first.
 	lying := newFakeRepository()
@@ -577,4 +662,16 @@ func FuzzReadRepository(f *testing.F) {
 			t.Fatalf("%d commands for %d records", fake.calls, len(recs))
 		}
 	})
+}
+
+// readPart is a partial read of rec (whole for ReadWholeRecord).
+func readPart(rec []byte, offset, length uint8) ([]byte, bool) {
+	if int(offset) > len(rec) {
+		return nil, false
+	}
+	rest := rec[offset:]
+	if length != command.ReadWholeRecord && int(length) < len(rest) {
+		rest = rest[:length]
+	}
+	return rest, true
 }

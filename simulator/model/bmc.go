@@ -36,6 +36,43 @@ type Quirks struct {
 	// EmptyReadingForAbsent answers Get Sensor Reading of a sensor marked
 	// absent with completion code 0 and no data, instead of 0xCB.
 	EmptyReadingForAbsent bool `json:"empty_reading_for_absent"`
+
+	// The SDR and sensor quirks of the catalogue in docs/bmc-quirks.md;
+	// quirks.go implements them.
+
+	// SDRCancelReservation, when positive, cancels the SDR reservation
+	// at every Nth Get SDR that names one (0xC5), as a BMC whose
+	// repository is touched by its own firmware during the walk.
+	SDRCancelReservation int `json:"sdr_cancel_reservation,omitempty"`
+	// SDRShortRead, when positive, returns at most that many bytes of a
+	// Get SDR, with completion code 0, whatever was asked.
+	SDRShortRead int `json:"sdr_short_read,omitempty"`
+	// SDRLastRecordCC answers Get SDR of the last record with this
+	// completion code (0xC3 seen in the field) instead of the record.
+	SDRLastRecordCC uint8 `json:"sdr_last_record_cc,omitempty"`
+	// SDRCountShort makes Get SDR Repository Info report that many
+	// records fewer than the repository holds (at least 0).
+	SDRCountShort int `json:"sdr_count_short,omitempty"`
+	// SDRDuplicate returns the first N records a second time, with
+	// their own record IDs, right after themselves (H3C).
+	SDRDuplicate int `json:"sdr_duplicate,omitempty"`
+	// SDRSameName gives every discrete sensor's SDR this ID string
+	// (Dell's many "Status" and "Presence" sensors).
+	SDRSameName string `json:"sdr_same_name,omitempty"`
+	// SDROwner writes this owner address (8-bit) into the records of
+	// the BMC's own sensors, which are still answered by the BMC.
+	SDROwner uint8 `json:"sdr_owner,omitempty"`
+	// FalseScanningDisabled sets the "scanning disabled" bit in every
+	// Get Sensor Reading whose reading is valid.
+	FalseScanningDisabled bool `json:"false_scanning_disabled,omitempty"`
+	// ReadingCC answers Get Sensor Reading of ReadingCCSensor (a sensor
+	// name) with this completion code.
+	ReadingCC       uint8  `json:"reading_cc,omitempty"`
+	ReadingCCSensor string `json:"reading_cc_sensor,omitempty"`
+	// DiscreteReading gives the SDR of this threshold sensor (a name) a
+	// discrete event/reading type (07h, severity), while its reading
+	// stays analog.
+	DiscreteReading string `json:"discrete_reading,omitempty"`
 }
 
 // ChassisFaults are the fault bits Get Chassis Status reports.
@@ -78,8 +115,13 @@ type BMC struct {
 	sdrReservation uint16 // valid SDR reservation, 0 = none
 	selReservation uint16 // valid SEL reservation, 0 = none
 	sdrBumped      bool
-	sdrAdded       command.Timestamp
-	sdrErased      command.Timestamp
+	// quirkView is the repository as the record quirks rewrite it (plain
+	// and bumped), built on first use; sdrGets counts Get SDR requests
+	// naming a reservation (SDRCancelReservation).
+	quirkView [2][]sdrRecord
+	sdrGets   int
+	sdrAdded  command.Timestamp
+	sdrErased command.Timestamp
 
 	sel         []selEntry
 	selNextID   uint16
@@ -213,6 +255,8 @@ func (b *BMC) HasController(target wire.Target) bool {
 func (b *BMC) SetQuirks(q Quirks) {
 	b.mu.Lock()
 	b.quirks = q
+	b.quirkView = [2][]sdrRecord{}
+	b.sdrGets = 0
 	b.mu.Unlock()
 }
 
@@ -358,10 +402,18 @@ func later(prev, now command.Timestamp) command.Timestamp {
 }
 
 func (b *BMC) records() []sdrRecord {
+	recs := b.p.records
+	view := &b.quirkView[0]
 	if b.sdrBumped {
-		return b.p.recordsBumped
+		recs, view = b.p.recordsBumped, &b.quirkView[1]
 	}
-	return b.p.records
+	if !b.quirks.rewritesRecords() {
+		return recs
+	}
+	if *view == nil {
+		*view = b.quirkRecords(recs)
+	}
+	return *view
 }
 
 // sensorValue is the sensor's engineering value at t (before encoding).

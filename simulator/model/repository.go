@@ -15,9 +15,10 @@ const sdrSupport command.SDRRepositorySupport = 0x20 | 0x02
 func (b *BMC) getSDRRepositoryInfo(_ *controllerDef, _ uint8, _ []byte) (wire.CompletionCode, []byte) {
 	b.mu.Lock()
 	recs := b.records()
+	count := max(len(recs)-b.quirks.SDRCountShort, 0)
 	resp := command.GetSDRRepositoryInfoResponse{
 		Version:      command.SDRVersion,
-		RecordCount:  uint16(len(recs)),
+		RecordCount:  uint16(count),
 		LastAddition: b.sdrAdded,
 		LastErase:    b.sdrErased,
 		Support:      sdrSupport,
@@ -81,14 +82,28 @@ func (b *BMC) getSDR(_ *controllerDef, _ uint8, data []byte) (wire.CompletionCod
 	b.mu.Lock()
 	recs := b.records()
 	valid := b.sdrReservation
-	maxRead := b.quirks.SDRMaxRead
+	q := b.quirks
+	if q.SDRCancelReservation > 0 && req.ReservationID != 0 && valid != 0 {
+		b.sdrGets++
+		if b.sdrGets%q.SDRCancelReservation == 0 {
+			b.sdrReservation, valid = 0, 0
+		}
+	}
 	b.mu.Unlock()
+	maxRead := q.SDRMaxRead
 	if !reservationOK(req.ReservationID, req.Offset, valid) {
 		return wire.CCReservationCanceled, nil
 	}
-	i := findRecord(recs, req.RecordID)
+	find := findRecord
+	if q.rewritesRecords() {
+		find = findQuirkRecord
+	}
+	i := find(recs, req.RecordID)
 	if i < 0 {
 		return wire.CCRequestedDataNotPresent, nil
+	}
+	if q.SDRLastRecordCC != 0 && i == len(recs)-1 {
+		return wire.CompletionCode(q.SDRLastRecordCC), nil
 	}
 	part, ok := readRange(recs[i].data, req.Offset, req.Length)
 	if !ok {
@@ -96,6 +111,9 @@ func (b *BMC) getSDR(_ *controllerDef, _ uint8, data []byte) (wire.CompletionCod
 	}
 	if maxRead > 0 && len(part) > maxRead {
 		return wire.CCCannotReturnRequestedBytes, nil
+	}
+	if q.SDRShortRead > 0 && len(part) > q.SDRShortRead {
+		part = part[:q.SDRShortRead]
 	}
 	next := command.LastRecordID
 	if i+1 < len(recs) {

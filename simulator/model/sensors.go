@@ -28,6 +28,11 @@ func (b *BMC) getSensorReading(ctl *controllerDef, lun uint8, data []byte) (wire
 	}
 	t := b.clock()
 	b.mu.Lock()
+	if cc := b.quirks.readingCC(d); cc != 0 {
+		b.mu.Unlock()
+		return cc, nil
+	}
+	falseScanDisabled := b.quirks.FalseScanningDisabled
 	if d.absent {
 		empty := b.quirks.EmptyReadingForAbsent
 		b.mu.Unlock()
@@ -46,6 +51,8 @@ func (b *BMC) getSensorReading(ctl *controllerDef, lun uint8, data []byte) (wire
 	}
 	if r.unavailable {
 		resp.Reading, resp.States = 0, 0
+	} else if falseScanDisabled {
+		resp.ScanningDisabled = true
 	}
 	if d.kind == kindThreshold {
 		// Threshold sensors send one status byte whose reserved bits 7:6
