@@ -519,3 +519,38 @@ func TestToolkitLogLinesHaveOneTimeAndCaller(t *testing.T) {
 		})
 	}
 }
+
+// TestAllowedTargetsNeverResolveNames: CIDRs match IP literals only and
+// names match name globs only, as config.example.yml says: localhost is
+// refused by 127.0.0.0/8 (it passed, after resolving) and allowed by a
+// localhost entry.
+func TestAllowedTargetsNeverResolveNames(t *testing.T) {
+	fleet := startFleet(t, 1)
+	port := fleet.BMC(0).Addr().Port()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "password"), []byte("pw-from-file"), 0o600)
+	path := writeConfig(t, dir, goodConfig+`  byname:
+    user: monitor
+    pass_file: password
+    allowed_targets: [localhost]
+`)
+	p := start(t, "--config.file="+path)
+	p.waitReady(t)
+	for _, c := range []struct {
+		target, module string
+		code           int
+	}{
+		{fmt.Sprintf("localhost:%d", port), "default", http.StatusBadRequest},
+		{fmt.Sprintf("127.0.0.1:%d", port), "default", http.StatusOK},
+		{fmt.Sprintf("localhost:%d", port), "byname", http.StatusOK},
+		{fmt.Sprintf("127.0.0.1:%d", port), "byname", http.StatusBadRequest},
+	} {
+		code, body := get(t, p.url(fmt.Sprintf("/ipmi?target=%s&module=%s", c.target, c.module)))
+		if code != c.code {
+			t.Errorf("target %s module %s: HTTP %d, want %d\n%.300s", c.target, c.module, code, c.code, body)
+		}
+		if code == http.StatusBadRequest && !strings.Contains(body, "not in allowed_targets") {
+			t.Errorf("target %s module %s: reason %q", c.target, c.module, body)
+		}
+	}
+}

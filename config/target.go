@@ -187,14 +187,9 @@ func allDigits(s string) bool {
 type TargetNotAllowedError struct {
 	Module string
 	Target string
-	// Addrs are the resolved addresses that were checked, if any.
-	Addrs []netip.Addr
 }
 
 func (e *TargetNotAllowedError) Error() string {
-	if len(e.Addrs) > 0 {
-		return fmt.Sprintf("target %q (resolved to %v) is not in allowed_targets of module %q", truncateForError(e.Target), e.Addrs, e.Module)
-	}
 	return fmt.Sprintf("target %q is not in allowed_targets of module %q", truncateForError(e.Target), e.Module)
 }
 
@@ -202,7 +197,9 @@ func (e *TargetNotAllowedError) Error() string {
 // module's allowed_targets before any packet is sent. It resolves nothing:
 // host globs match the name as written (case-insensitively, ignoring a
 // trailing dot) and CIDRs match IP literals only, so a host name is never
-// allowed by a CIDR here; use TargetAllowedResolved for that. It returns an
+// allowed by a CIDR (localhost does not pass 127.0.0.0/8): resolving it
+// first would let whoever answers DNS for the name decide what the module
+// may log in to. It returns an
 // error wrapping ErrInvalidTarget for a malformed target, a
 // *TargetNotAllowedError for one outside the list, and nil otherwise (always
 // nil for a valid target when allowed_targets is empty).
@@ -216,40 +213,6 @@ func (m *Module) TargetAllowed(target string) error {
 		return nil
 	}
 	return &TargetNotAllowedError{Module: m.Name, Target: target}
-}
-
-// TargetAllowedResolved is TargetAllowed for a host name the caller has
-// resolved to ips. The target is allowed if its name matches a glob, or if
-// ips is not empty and every address in it lies in an allowed CIDR: a name
-// that resolves to one allowed and one foreign address is refused, since the
-// caller could end up talking to either.
-func (m *Module) TargetAllowedResolved(target string, ips []netip.Addr) error {
-	host, _, err := ParseTarget(target)
-	if err != nil {
-		return err
-	}
-	allowed, restricted := m.allowList()
-	if !restricted || allowed.matchHost(host) {
-		return nil
-	}
-	if _, err := netip.ParseAddr(host); err == nil {
-		// An IP literal is its own address; what the caller passes for it
-		// cannot widen the check.
-		return &TargetNotAllowedError{Module: m.Name, Target: target}
-	}
-	if len(ips) > 0 {
-		all := true
-		for _, ip := range ips {
-			if !allowed.matchAddr(ip) {
-				all = false
-				break
-			}
-		}
-		if all {
-			return nil
-		}
-	}
-	return &TargetNotAllowedError{Module: m.Name, Target: target, Addrs: append([]netip.Addr(nil), ips...)}
 }
 
 // allowList returns the compiled allowed_targets and whether the module

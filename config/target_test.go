@@ -197,52 +197,6 @@ func TestTargetAllowedWithoutList(t *testing.T) {
 	}
 }
 
-func TestTargetAllowedResolved(t *testing.T) {
-	m := moduleAllowing(t, "10.0.0.0/8", "2001:db8::/32", "bmc-*.example.com")
-	addrs := func(s ...string) []netip.Addr {
-		var out []netip.Addr
-		for _, a := range s {
-			out = append(out, netip.MustParseAddr(a))
-		}
-		return out
-	}
-	tests := []struct {
-		name   string
-		target string
-		ips    []netip.Addr
-		ok     bool
-	}{
-		{"glob match needs no addresses", "bmc-1.example.com", nil, true},
-		{"name resolved into CIDR", "node7.internal:623", addrs("10.0.0.7"), true},
-		{"all addresses allowed", "node7.internal", addrs("10.0.0.7", "2001:db8::7"), true},
-		{"one foreign address", "node7.internal", addrs("10.0.0.7", "192.0.2.1"), false},
-		{"no addresses", "node7.internal", nil, false},
-		{"foreign address", "node7.internal", addrs("192.0.2.1"), false},
-		{"literal still checked", "192.0.2.1", addrs("10.0.0.1"), false},
-		{"literal allowed", "10.9.9.9", nil, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := m.TargetAllowedResolved(tt.target, tt.ips)
-			if tt.ok != (err == nil) {
-				t.Fatalf("TargetAllowedResolved(%q, %v) = %v, want ok=%v", tt.target, tt.ips, err, tt.ok)
-			}
-			if err != nil {
-				var notAllowed *TargetNotAllowedError
-				if !errors.As(err, &notAllowed) {
-					t.Fatalf("error %T, want *TargetNotAllowedError", err)
-				}
-				if _, lit := netip.ParseAddr(tt.target); lit != nil && len(tt.ips) > 0 && !strings.Contains(err.Error(), "resolved to") {
-					t.Errorf("error %q does not name the addresses", err)
-				}
-			}
-		})
-	}
-	if err := m.TargetAllowedResolved("a b", nil); !errors.Is(err, ErrInvalidTarget) {
-		t.Errorf("malformed target: %v", err)
-	}
-}
-
 // globRegexp is an independent implementation of matchGlob.
 func globRegexp(glob string) *regexp.Regexp {
 	parts := strings.Split(glob, "*")

@@ -12,7 +12,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,10 +47,7 @@ type Options struct {
 	// TimeoutOffset is subtracted from Prometheus' scrape timeout header,
 	// leaving time to encode and send the response.
 	TimeoutOffset time.Duration
-	// Resolver resolves target host names for allowed_targets CIDRs; nil
-	// uses net.DefaultResolver.
-	Resolver *net.Resolver
-	Logger   log.Logger
+	Logger        log.Logger
 	// Registerer receives the exporter's own metrics (may be nil).
 	Registerer prometheus.Registerer
 	// Now is the clock (tests); time.Now by default.
@@ -83,9 +79,6 @@ type Exporter struct {
 func New(opts Options) *Exporter {
 	if opts.Logger == nil {
 		opts.Logger = log.NewNopLogger()
-	}
-	if opts.Resolver == nil {
-		opts.Resolver = net.DefaultResolver
 	}
 	families := collector.Families()
 	textFamilies := make([]textFamily, len(families))
@@ -170,7 +163,7 @@ func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 
-	addr, err := x.allowedAddr(ctx, m, host, port)
+	addr, err := x.allowedAddr(m, host, port)
 	if err != nil {
 		badRequest(w, "%v", err)
 		return
@@ -292,31 +285,15 @@ func parseQuery(raw string) (queryValues, error) {
 // allowedAddr checks the target against the module's allowed_targets
 // BEFORE anything is sent to it: a multi-target exporter that
 // authenticates to any host would hand that host the RAKP exchange it
-// needs to crack the password offline. Host names are resolved only when
-// the allow list needs addresses, and the scrape then uses the address
-// that was checked, so a name cannot resolve differently between the
-// check and the session.
-func (x *Exporter) allowedAddr(ctx context.Context, m *config.Module, host string, port uint16) (string, error) {
-	if err := m.TargetAllowed(host); err == nil {
-		return net.JoinHostPort(host, strconv.Itoa(int(port))), nil
-	} else if _, isIP := netip.ParseAddr(host); isIP == nil {
+// needs to crack the password offline. Nothing is resolved: IP literals
+// match CIDRs, host names match name globs only. Resolving a name to
+// match it against CIDRs would let whoever answers DNS for it decide
+// what is allowed (and localhost passed a 127.0.0.1 entry).
+func (x *Exporter) allowedAddr(m *config.Module, host string, port uint16) (string, error) {
+	if err := m.TargetAllowed(host); err != nil {
 		return "", err
 	}
-	// A host name that no glob allowed: CIDRs may still allow what it
-	// resolves to.
-	ips, rerr := x.opts.Resolver.LookupNetIP(ctx, "ip", host)
-	if rerr != nil {
-		return "", fmt.Errorf("target %q does not resolve: %s", clip(host), lookupReason(rerr))
-	}
-	if err := m.TargetAllowedResolved(host, ips); err != nil {
-		return "", err
-	}
-	for _, ip := range ips {
-		if m.TargetAllowed(ip.Unmap().String()) == nil {
-			return net.JoinHostPort(ip.Unmap().String(), strconv.Itoa(int(port))), nil
-		}
-	}
-	return "", &config.TargetNotAllowedError{Target: host, Module: m.Name}
+	return net.JoinHostPort(host, strconv.Itoa(int(port))), nil
 }
 
 // maxEcho bounds how much of a request parameter a 400 reason quotes:
@@ -346,16 +323,6 @@ func reasonLine(msg string) string {
 		n--
 	}
 	return msg[:n] + "..."
-}
-
-// lookupReason is a resolver error without the name it repeats (the
-// caller quotes the name once, clipped).
-func lookupReason(err error) string {
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return dnsErr.Err
-	}
-	return err.Error()
 }
 
 // collect runs one collection through the pool: concurrent scrapes of

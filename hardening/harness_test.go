@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -136,7 +135,6 @@ func (b *syncBuffer) String() string {
 // envOpts tunes startExporter.
 type envOpts struct {
 	maxInFlight int
-	resolver    *net.Resolver
 	// dial wraps the production dialer (for example to count dials); nil
 	// uses it as is.
 	dial func(exporter.Dialer) exporter.Dialer
@@ -203,7 +201,6 @@ func startExporter(t testing.TB, yaml string, o envOpts) *exporterEnv {
 		Dial:            counted,
 		IsSessionBroken: exporter.IsSessionBroken,
 		TimeoutOffset:   o.offset,
-		Resolver:        o.resolver,
 		Logger:          logger,
 	})
 	mux := http.NewServeMux()
