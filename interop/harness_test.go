@@ -294,3 +294,20 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The duplicate check itself: the same series twice (labels in any order)
+// is found, distinct ones are not.
+func TestDuplicateSeriesCheck(t *testing.T) {
+	text := "# TYPE ipmi_up gauge\n" +
+		"ipmi_up{collector=\"ipmi\"} 1\n" +
+		"ipmi_up{collector=\"sel\"} 1\n" +
+		"ipmi_fan_speed_rpm{id=\"93\",name=\"FAN1_F_Speed\"} 6900\n" +
+		"ipmi_fan_speed_rpm{name=\"FAN1_F_Speed\",id=\"93\"} 6900\n"
+	dups := duplicateSeries(text)
+	if len(dups) != 1 || !strings.Contains(dups[0], "FAN1_F_Speed") {
+		t.Fatalf("duplicates = %v, want the fan series once", dups)
+	}
+	if d := duplicateSeries("a 1\nb 2\na{x=\"1\"} 3\n"); len(d) != 0 {
+		t.Fatalf("distinct series reported as duplicates: %v", d)
+	}
+}
