@@ -133,8 +133,12 @@ var implementations = [...]Collector{
 	bmcCollector{},
 	dcmiCollector{},
 	lanCollector{},
+	watchdogCollector{},
+	smLANModeCollector{},
 	selCollector{},
+	selEventsCollector{},
 	sensorCollector{},
+	fruCollector{},
 }
 
 // implementation returns the collector named name, or nil.

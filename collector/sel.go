@@ -2,14 +2,11 @@ package collector
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/sdr"
-	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/sel"
 )
 
 // The sel collector: Get SEL Info every scrape, and the entries added
@@ -77,25 +74,11 @@ func (selCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheus
 	}
 	defer unlock()
 	st := t.State
-	res, err := sel.ReadSince(ctx, t.Client, st.selCursor, sel.ReadOptions{MaxEntries: selEntriesPerScrape})
+	// pollSEL (selevents.go) also counts the module's sel_events.
+	res, err := pollSEL(ctx, t)
 	if err != nil {
-		return fmt.Errorf("reading the SEL: %w", err)
+		return err
 	}
-	logger := loggerOf(t)
-	if res.Reset {
-		level.Info(logger).Log("msg", "SEL was cleared; counting the entries of the new log", "entries", res.Info.Entries)
-	}
-	if res.Truncated != "" {
-		level.Warn(logger).Log("msg", "SEL read stopped early", "reason", res.Truncated)
-	}
-	for _, e := range res.Entries {
-		sev := e.Severity()
-		if int(sev) >= severityCount {
-			sev = sdr.Unknown
-		}
-		st.selEvents[sev]++
-	}
-	st.selCursor = res.Cursor
 
 	info := &res.Info
 	ch <- selEntriesFamily.metric(float64(info.Entries))

@@ -64,9 +64,14 @@ type State struct {
 	lanChannel      uint8
 	lanChannelKnown bool
 
-	// SEL (sel collector).
-	selCursor sel.Cursor
-	selEvents [severityCount]float64
+	// SEL (sel and sel-events collectors, pollSEL).
+	selCursor  sel.Cursor
+	selEvents  [severityCount]float64
+	selNamed   []selNamedCount // by index in the module's SELEvents
+	selPollErr error           // of the last pollSEL
+
+	smLAN smLANState // sm-lan-mode collector
+	fru   *fruCache  // fru collector
 
 	walks, cacheHits atomic.Uint64
 }

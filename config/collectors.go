@@ -38,8 +38,12 @@ var collectorTable = [...]CollectorInfo{
 	{CollectorBMC, true, "BMC device ID and firmware"},
 	{CollectorDCMI, true, "DCMI power reading"},
 	{CollectorLAN, false, "BMC LAN configuration"},
+	{"bmc-watchdog", false, "BMC watchdog timer state"},
+	{"sm-lan-mode", false, "Supermicro OEM LAN mode"},
 	{CollectorSEL, true, "System Event Log size and fill level"},
+	{"sel-events", false, "SEL entries matching the module's sel_events"},
 	{CollectorIPMI, true, "sensor readings from the SDR repository"},
+	{"fru", false, "FRU inventory (serials, part numbers), once per session"},
 }
 
 // Collectors lists every collector this exporter implements, in scrape

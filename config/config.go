@@ -154,7 +154,6 @@ var upstreamOnlyKeys = map[string]bool{
 	"collector_cmd": true,
 	"default_args":  true,
 	"custom_args":   true,
-	"sel_events":    true,
 }
 
 // Config is a loaded and validated configuration. Treat it as read-only:
@@ -224,6 +223,8 @@ type Module struct {
 	// WorkaroundFlags are ipmi_exporter's (FreeIPMI's) workaround_flags as
 	// written, so its users' configs keep meaning the same thing.
 	WorkaroundFlags []WorkaroundFlag
+	// SELEvents are ipmi_exporter's sel_events (sel-events collector).
+	SELEvents []SELEvent
 
 	allowed allowList
 }
@@ -271,6 +272,7 @@ type moduleYAML struct {
 	NameOnlyLookup   LookupMode       `yaml:"name_only_lookup"`
 	WorkaroundFlags  []WorkaroundFlag `yaml:"workaround_flags,omitempty"`
 	AuthType         AuthType         `yaml:"auth_type,omitempty"`
+	SELEvents        []SELEvent       `yaml:"sel_events,omitempty"`
 }
 
 // MarshalYAML writes the module in the config-file form. A password read
@@ -295,6 +297,7 @@ func (m Module) MarshalYAML() (any, error) {
 		NameOnlyLookup:   m.Lookup,
 		WorkaroundFlags:  m.WorkaroundFlags,
 		AuthType:         m.AuthType,
+		SELEvents:        m.SELEvents,
 	}
 	if m.PasswordFile == "" {
 		out.Pass = m.Password

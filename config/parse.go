@@ -672,6 +672,8 @@ func (p *parser) moduleKey(ctx string, m *Module, st *moduleState, kv keyValue) 
 			}
 			st.authTypeNode = v
 		}
+	case "sel_events":
+		m.SELEvents = p.selEvents(kctx, v) // selevents.go
 	default:
 		if upstreamOnlyKeys[key] {
 			p.warnf(kv.key, "%s: %s is an ipmi_exporter setting for FreeIPMI command-line tools; ignored", ctx, key)

@@ -300,18 +300,15 @@ func TestWarnings(t *testing.T) {
 			testFile + ":5: module \"m\": collector_cmd is an ipmi_exporter setting",
 			testFile + ":6: module \"m\": default_args is an ipmi_exporter setting",
 			testFile + ":7: module \"m\": custom_args is an ipmi_exporter setting",
-			testFile + ":8: module \"m\": sel_events is an ipmi_exporter setting",
 		}},
 		{"unknown workaround flag", oneModule("    workaround_flags: [authcap, frobnicate]\n"), []string{
 			testFile + ":4: module \"m\": workaround_flags: unknown workaround flag \"frobnicate\"",
 		}},
-		{"upstream collectors", oneModule("    collectors: [ipmi, bmc-watchdog, sm-lan-mode, sel-events]\n"), []string{
-			testFile + ":4: module \"m\": collectors: ipmi_exporter's bmc-watchdog collector is not implemented here",
-			testFile + ":4: module \"m\": collectors: ipmi_exporter's sm-lan-mode collector",
-			testFile + ":4: module \"m\": collectors: ipmi_exporter's sel-events collector",
+		{"upstream collectors", oneModule("    collectors: [ipmi, bmc-watchdog, sm-lan-mode, sel-events, bmc-device-id]\n"), []string{
+			testFile + ":4: module \"m\": collectors: ipmi_exporter's bmc-device-id collector is not implemented here",
 		}},
-		{"no collectors left", oneModule("    collectors:\n      - fru\n"), []string{
-			testFile + ":5: module \"m\": collectors: ipmi_exporter's fru collector",
+		{"no collectors left", oneModule("    collectors:\n      - bmc-device-id\n"), []string{
+			testFile + ":5: module \"m\": collectors: ipmi_exporter's bmc-device-id collector",
 			testFile + ":5: module \"m\": collectors: no collectors to run",
 		}},
 		{"empty collectors", oneModule("    collectors: []\n"), []string{
@@ -514,7 +511,10 @@ func TestUpstreamRemoteConfig(t *testing.T) {
 		t.Errorf("thatspecialhost module: %+v", m)
 	}
 	if m := cfg.Modules["newer"]; m.Privilege != wire.PrivilegeOperator ||
-		!reflect.DeepEqual(m.Collectors, []Collector{CollectorBMC, CollectorIPMI, CollectorChassis, CollectorDCMI, CollectorSEL}) {
+		!reflect.DeepEqual(m.Collectors, []Collector{CollectorBMC, "bmc-watchdog", CollectorIPMI, CollectorChassis, CollectorDCMI,
+			CollectorSEL, "sel-events", "sm-lan-mode"}) ||
+		len(m.SELEvents) != 1 || m.SELEvents[0].Name != "correctable_memory_error" ||
+		!m.SELEvents[0].Regex.MatchString("Correctable memory error ; Event Data3 = 34h") {
 		t.Errorf("newer module: %+v", m)
 	}
 	var text []string
@@ -526,10 +526,6 @@ func TestUpstreamRemoteConfig(t *testing.T) {
 		"custom_args is an ipmi_exporter setting",
 		"collector_cmd is an ipmi_exporter setting",
 		"default_args is an ipmi_exporter setting",
-		"sel_events is an ipmi_exporter setting",
-		"bmc-watchdog collector is not implemented",
-		"sel-events collector is not implemented",
-		"sm-lan-mode collector is not implemented",
 		"module \"default\" has no allowed_targets",
 	} {
 		if !strings.Contains(all, want) {
@@ -540,9 +536,9 @@ func TestUpstreamRemoteConfig(t *testing.T) {
 		t.Errorf("thatspecialhost workaround_flags: %v", m.WorkaroundFlags)
 	}
 	// 5 modules without allowed_targets, 2x custom_args, collector_cmd,
-	// default_args, sel_events, 3 collectors.
-	if len(warnings) != 13 {
-		t.Errorf("got %d warnings, want 13:\n%s", len(warnings), all)
+	// default_args (sel_events and every collector named are implemented).
+	if len(warnings) != 9 {
+		t.Errorf("got %d warnings, want 9:\n%s", len(warnings), all)
 	}
 }
 
@@ -694,5 +690,27 @@ func TestTargetGroupOfBrokenModuleReportsOnce(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "not defined") || !strings.Contains(err.Error(), ":3: module \"m\": window") {
 		t.Errorf("error: %v", err)
+	}
+}
+
+func TestSELEvents(t *testing.T) {
+	cfg, _, err := Parse([]byte(oneModule("    collectors: [sel-events]\n    sel_events:\n      - {name: ecc, regex: 'Correctable ECC.*'}\n      - name: psu\n        regex: Power Supply\n")), "t.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := cfg.Modules["m"].SELEvents
+	if len(ev) != 2 || ev[0].Name != "ecc" || ev[1].Name != "psu" || !ev[0].Regex.MatchString("Correctable ECC") {
+		t.Fatalf("sel_events: %+v", ev)
+	}
+	for _, bad := range []string{
+		"    sel_events:\n      - {name: x, regex: '(['}\n",
+		"    sel_events:\n      - {name: x}\n",
+		"    sel_events:\n      - {regex: x}\n",
+		"    sel_events:\n      - {name: x, regex: y, color: red}\n",
+		"    sel_events: [x]\n",
+	} {
+		if _, _, err := Parse([]byte(oneModule(bad)), "t.yml"); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
 	}
 }

@@ -63,7 +63,7 @@ func bmcCommand(op command.Op) (commandSpec, bool) {
 	case command.Op{NetFn: wire.NetFnStorage, Cmd: command.CmdReadFRUData}:
 		return commandSpec{user, 4, 4, (*BMC).readFRUData}, true
 	case command.Op{NetFn: command.NetFnOEMSupermicro, Cmd: command.CmdSupermicroOEM}:
-		return commandSpec{wire.PrivilegeAdmin, 2, 3, (*BMC).supermicroOEM}, true
+		return commandSpec{operator, 2, 3, (*BMC).supermicroOEM}, true
 	}
 	return controllerCommand(op)
 }
