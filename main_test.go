@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -551,6 +552,23 @@ func TestAllowedTargetsNeverResolveNames(t *testing.T) {
 		}
 		if code == http.StatusBadRequest && !strings.Contains(body, "not in allowed_targets") {
 			t.Errorf("target %s module %s: reason %q", c.target, c.module, body)
+		}
+	}
+}
+
+// TestURLTargetSaysWhatIsExpected: target=http://host is refused with a
+// reason that says a host or host:port is expected (it said `port
+// "//host" is not a number`).
+func TestURLTargetSaysWhatIsExpected(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "password"), []byte("pw-from-file"), 0o600)
+	path := writeConfig(t, dir, goodConfig)
+	p := start(t, "--config.file="+path)
+	p.waitReady(t)
+	for _, target := range []string{"http://127.0.0.1", "https://127.0.0.1:623/"} {
+		code, body := get(t, p.url("/ipmi?target="+url.QueryEscape(target)))
+		if code != http.StatusBadRequest || !strings.Contains(body, "expected a host or host:port") {
+			t.Errorf("target %s: HTTP %d %q", target, code, body)
 		}
 	}
 }

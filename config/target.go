@@ -40,6 +40,11 @@ func ParseTarget(s string) (host string, port uint16, err error) {
 	if s == "" {
 		return "", 0, targetError(s, "empty")
 	}
+	if strings.Contains(s, "://") {
+		// A URL (target=http://bmc), whose "//bmc" would otherwise be
+		// reported as a port that is not a number.
+		return "", 0, targetError(s, "expected a host or host:port ([address]:port for IPv6), not a URL")
+	}
 	port = DefaultPort
 	var portText string
 	hasPort := false

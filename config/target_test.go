@@ -45,6 +45,11 @@ func TestParseTarget(t *testing.T) {
 		{in: "bmc:+1", wantErr: "is not a number"},
 		{in: "bmc:abc", wantErr: "is not a number"},
 		{in: "bmc: 623", wantErr: "is not a number"},
+		// A URL pasted as the target: say what is expected, not that
+		// "//bmc" is not a port.
+		{in: "http://bmc", wantErr: "expected a host or host:port"},
+		{in: "https://10.0.0.1:623/", wantErr: "expected a host or host:port"},
+		{in: "lanplus://[::1]:623", wantErr: "expected a host or host:port"},
 		{in: "[::1]:", wantErr: "empty port"},
 		{in: "[::1]:0", wantErr: "out of range"},
 		{in: "[::1", wantErr: "missing ']'"},
