@@ -24,6 +24,11 @@ var specMetrics = []string{
 	"ipmi_chassis_power_fault_state", "ipmi_chassis_power_overload_state", "ipmi_chassis_intrusion_state",
 	"ipmi_dcmi_power_consumption_watts",
 	"ipmi_bmc_info", "ipmi_bmc_lan_info",
+	"ipmi_bmc_watchdog_timer_state", "ipmi_bmc_watchdog_timer_use_state", "ipmi_bmc_watchdog_logging_state",
+	"ipmi_bmc_watchdog_timeout_action_state", "ipmi_bmc_watchdog_pretimeout_interrupt_state",
+	"ipmi_bmc_watchdog_pretimeout_interval_seconds", "ipmi_bmc_watchdog_initial_countdown_seconds",
+	"ipmi_bmc_watchdog_current_countdown_seconds",
+	"ipmi_config_lan_mode", "ipmi_sel_events_count_by_name", "ipmi_sel_events_latest_timestamp", "ipmi_fru_info",
 	"ipmi_fleet_exporter_sessions_open",
 	"ipmi_fleet_exporter_session_handshakes_total",
 	"ipmi_fleet_exporter_requests_total",
@@ -46,7 +51,7 @@ var prometheusMetrics = []string{"up", "scrape_duration_seconds", "scrape_timeou
 var (
 	thresholdValues = []string{"lower_non_recoverable", "lower_critical", "lower_non_critical",
 		"upper_non_critical", "upper_critical", "upper_non_recoverable"}
-	collectorValues = []string{"ipmi", "sel", "chassis", "dcmi", "bmc", "lan"}
+	collectorValues = []string{"ipmi", "sel", "chassis", "dcmi", "bmc", "lan", "bmc-watchdog", "sm-lan-mode", "sel-events", "fru"}
 )
 
 var (
