@@ -265,6 +265,16 @@ func buildSensorTable(repo *sdr.Repository, module *config.Module) *sensorTable 
 	infos := repo.Sensors()
 	names := uniqueNames(infos)
 	tbl := &sensorTable{records: repo.Records, module: module}
+	assumeBMC := module.HasWorkaround(workaroundAssumeBMCOwner)
+	var controllers map[[2]uint8]bool
+	if assumeBMC {
+		controllers = make(map[[2]uint8]bool)
+		for _, r := range repo.Records {
+			if mc, ok := r.(*sdr.MCDeviceLocator); ok {
+				controllers[[2]uint8{mc.Channel, mc.SlaveAddress}] = true
+			}
+		}
+	}
 	tbl.sensors = make([]sensorEntry, 0, len(infos))
 	// The six threshold label pairs are shared by every sensor.
 	var thresholdPairs [6]*dto.LabelPair
@@ -276,10 +286,17 @@ func buildSensorTable(repo *sdr.Repository, module *config.Module) *sensorTable 
 		if module.ExcludesSensor(info.RecordID) {
 			continue
 		}
+		target := info.Target()
+		if assumeBMC && !target.IsBMC() && !controllers[[2]uint8{target.Channel, target.Addr}] {
+			// The SDR names an owner the repository knows no
+			// controller for (FreeIPMI's assumebmcowner): the sensor is
+			// the BMC's own. Satellites with a locator keep theirs.
+			target = wire.Target{Addr: wire.BMCSlaveAddress, LUN: info.Owner.LUN}
+		}
 		tbl.sensors = append(tbl.sensors, sensorEntry{
 			info:      *info,
 			name:      names[i],
-			target:    info.Target(),
+			target:    target,
 			fam:       familyOf(info),
 			nonLinear: info.NeedsFactors(),
 		})
@@ -386,6 +403,16 @@ func discreteStateName(info *sdr.SensorInfo, offset uint8) string {
 	}
 	return labelValue(name)
 }
+
+// FreeIPMI's workaround flags for sensor readings that the module's
+// workaround_flags may name; without them the collector follows the spec,
+// as neither can be detected safely (a disabled sensor, a discrete reading
+// byte full of junk and a satellite's sensor look the same as the quirk).
+const (
+	workaroundAssumeBMCOwner         config.WorkaroundFlag = "assumebmcowner"
+	workaroundIgnoreScanningDisabled config.WorkaroundFlag = "ignorescanningdisabled"
+	workaroundDiscreteReading        config.WorkaroundFlag = "discretereading"
+)
 
 type sensorCollector struct{}
 
@@ -698,6 +725,11 @@ func readSensors(ctx context.Context, t *Target, tbl *sensorTable, ch chan<- pro
 			stateLabels = e.idNameType
 		}
 		s := sdr.Sensor{SensorInfo: &e.info, Reading: r.resp}
+		if t.Module.HasWorkaround(workaroundIgnoreScanningDisabled) {
+			// The BMC sets "scanning disabled" on valid readings
+			// (FreeIPMI's ignorescanningdisabled).
+			s.Reading.ScanningDisabled = false
+		}
 		if r.outcome != readOK || !s.Available() {
 			emit(fam.state.desc, stateLabels, math.NaN())
 			continue
@@ -727,6 +759,11 @@ func readSensors(ctx context.Context, t *Target, tbl *sensorTable, ch chan<- pro
 // factors cannot be read.
 func sensorValue(ctx context.Context, t *Target, i int, e *sensorEntry, s *sdr.Sensor) float64 {
 	if s.EventType.IsDiscrete() {
+		if t.Module.HasWorkaround(workaroundDiscreteReading) {
+			if v, ok := s.DiscreteValue(); ok {
+				return v
+			}
+		}
 		return math.NaN()
 	}
 	if !e.nonLinear {

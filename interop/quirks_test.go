@@ -196,3 +196,74 @@ func TestSDRAndSensorQuirks(t *testing.T) {
 		})
 	}
 }
+
+// Quirks that cannot be told from a BMC following the spec: without the
+// module's workaround_flags (ipmi_exporter's names, FreeIPMI's flags) the
+// exporter reads by the spec and leaves the sensors out with a reason;
+// with the flag it reads them.
+func TestSensorQuirksWithWorkaroundFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		faults string
+		flag   string
+		// affected: the sensors the quirk hides without the flag (nil:
+		// every analog sensor of the BMC).
+		affected []string
+		log      string
+	}{
+		{name: "ignorescanningdisabled", faults: "ignorescanningdisabled", flag: "ignorescanningdisabled"},
+		{name: "discretereading", faults: "discretereading=CPU1 Temp", flag: "discretereading", affected: []string{"CPU1 Temp"}},
+		{name: "assumebmcowner", faults: "assumebmcowner=0x2c", flag: "assumebmcowner", log: "sensor owner unreachable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startSim(t, simOpts{faults: tc.faults})
+			all := analogSensors(b)
+			affected := tc.affected
+			if affected == nil {
+				for _, s := range b.Model().Sensors() {
+					if s.Unit != "" && s.Available && s.Owner.IsBMC() {
+						affected = append(affected, s.Name)
+					}
+				}
+			}
+			for _, withFlag := range []bool{false, true} {
+				var extra []string
+				if withFlag {
+					extra = []string{"workaround_flags: [" + tc.flag + "]"}
+				}
+				e := startExporter(t, defaultModule(simUser, simPassword, extra...))
+				r := e.scrape(t, b.Addr().String())
+				if r.up["ipmi"] != 1 {
+					t.Errorf("flag %v: ipmi_up{collector=\"ipmi\"} = %v", withFlag, r.up["ipmi"])
+				}
+				got := r.readings()
+				if withFlag {
+					if lost := missing(all, got); len(lost) > 0 {
+						t.Errorf("with %s: sensors without a reading: %v", tc.flag, lost)
+					}
+					for _, n := range affected {
+						snap, err := b.Model().Sensor(n)
+						if err != nil {
+							t.Fatal(err)
+						}
+						// Percent sensors read as a ratio (value / 100).
+						if v, ok := got[n]; ok && math.Abs(v-snap.Value) > 1 && math.Abs(v-snap.Value/100) > 0.01 {
+							t.Errorf("with %s: %s reads %v, the BMC holds %v", tc.flag, n, v, snap.Value)
+						}
+					}
+				} else {
+					for _, n := range affected {
+						if v, ok := got[n]; ok {
+							t.Errorf("without %s: %s reads %v", tc.flag, n, v)
+						}
+					}
+					if tc.log != "" && !strings.Contains(e.logs.String(), tc.log) {
+						t.Errorf("without %s: log lacks %q", tc.flag, tc.log)
+					}
+				}
+				e.close()
+				requireNoSessions(t, b)
+			}
+		})
+	}
+}

@@ -121,6 +121,18 @@ func (s *Sensor) Value() (float64, bool) {
 	return s.Conversion.Value(s.Reading.Reading)
 }
 
+// DiscreteValue converts the reading byte of a discrete sensor as if it
+// were analog, for BMCs known to put a real reading there (FreeIPMI's
+// discretereading workaround, e.g. Sun/Oracle). ok is false for threshold
+// sensors (use Value), unavailable readings and records without an
+// analog data format.
+func (s *Sensor) DiscreteValue() (float64, bool) {
+	if s.EventType.IsThreshold() || !s.Available() || !s.Conversion.Analog() {
+		return 0, false
+	}
+	return s.Conversion.Value(s.Reading.Reading)
+}
+
 // ValueWithFactors converts the reading of a non-linear threshold sensor
 // with the factors Get Sensor Reading Factors returned for this raw reading.
 func (s *Sensor) ValueWithFactors(f command.ReadingFactors) (float64, bool) {

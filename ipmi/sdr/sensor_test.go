@@ -241,3 +241,31 @@ func TestDiscreteFullSensorHasNoValue(t *testing.T) {
 		t.Errorf("no-analog threshold unit %q", u)
 	}
 }
+
+// A discrete sensor with an analog reading (FreeIPMI's discretereading):
+// DiscreteValue converts the reading byte with the record's conversion;
+// Value still does not, and nothing converts without an analog format or
+// a valid reading.
+func TestSensorDiscreteValue(t *testing.T) {
+	info := AppendSensorInfos(nil, fullCPUTemp)[0]
+	info.EventType = EventTypeSeverity
+	s := Sensor{SensorInfo: &info, Reading: reading(45, 0, 3)}
+	if _, ok := s.Value(); ok {
+		t.Error("Value converts a discrete sensor")
+	}
+	if v, ok := s.DiscreteValue(); !ok || v != 45 {
+		t.Errorf("DiscreteValue = %v %v, want 45", v, ok)
+	}
+	s.Reading.ScanningDisabled = true
+	if _, ok := s.DiscreteValue(); ok {
+		t.Error("DiscreteValue of a disabled sensor")
+	}
+	thr := AppendSensorInfos(nil, fullCPUTemp)[0]
+	if _, ok := (&Sensor{SensorInfo: &thr, Reading: reading(45, 0, 3)}).DiscreteValue(); ok {
+		t.Error("DiscreteValue of a threshold sensor")
+	}
+	compact := AppendSensorInfos(nil, compactPSU)[0]
+	if _, ok := (&Sensor{SensorInfo: &compact, Reading: reading(45, 0, 3)}).DiscreteValue(); ok {
+		t.Error("DiscreteValue without an analog format")
+	}
+}

@@ -59,6 +59,10 @@ func (b *BMC) getSensorReading(ctl *controllerDef, lun uint8, data []byte) (wire
 		// are "returned as 1b" (IPMI v2.0 table 35-15).
 		resp.Len = 3
 		resp.States = resp.States&uint16(command.AllThresholds) | 0xC0
+		if dr := b.Quirks().DiscreteReading; dr != "" && dr == d.name {
+			// Its SDR says discrete: no threshold bits, no states.
+			resp.States = 0
+		}
 	}
 	return respond(&resp, 4)
 }
