@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -30,14 +32,18 @@ type simOpts struct {
 	authTypes15  []wire.AuthType
 	privilege    wire.PrivilegeLevel // the account's limit (default admin)
 	maxSessions  int
+	profile      *simmodel.Profile // default quirkProfile
 }
 
 // startSim starts one simulated BMC with the quirk applied.
 func startSim(t testing.TB, o simOpts) *simulator.BMC {
 	t.Helper()
-	p, err := simmodel.LoadProfile(quirkProfile)
-	if err != nil {
-		t.Fatal(err)
+	p := o.profile
+	if p == nil {
+		var err error
+		if p, err = simmodel.LoadProfile(quirkProfile); err != nil {
+			t.Fatal(err)
+		}
 	}
 	spec, err := simulator.ParseFaults(o.faults)
 	if err != nil {
@@ -263,6 +269,48 @@ func TestSensorQuirksWithWorkaroundFlags(t *testing.T) {
 				}
 				e.close()
 				requireNoSessions(t, b)
+			}
+		})
+	}
+}
+
+// A generic digital sensor (event/reading type 03h) of a type without its
+// own state set, like Physical Security "Chassis Intru" on many boards,
+// reads state 0 when deasserted (ipmitool shows "ok"), whether the BMC
+// sets offset 0 or no bit at all, and 1 when asserted.
+func TestGenericDigitalSensorState(t *testing.T) {
+	base, err := os.ReadFile(filepath.Join("..", "simulator", "profiles", "edge-node.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		states string
+		want   float64
+	}{{"[0]", 0}, {"[]", 0}, {"[1]", 1}} {
+		t.Run(tc.states, func(t *testing.T) {
+			var out []string
+			found := false
+			for _, line := range strings.Split(string(base), "\n") {
+				if strings.Contains(line, "name: Chassis Intru,") {
+					line = "  - {name: Chassis Intru, number: 0x64, type: physical_security, entity: system_chassis.1, " +
+						"event_reading_type: 0x03, states: " + tc.states + ", supported_states: [0, 1]}"
+					found = true
+				}
+				out = append(out, line)
+			}
+			if !found {
+				t.Fatal("edge-node profile has no Chassis Intru line")
+			}
+			p, err := simmodel.ParseProfile([]byte(strings.Join(out, "\n")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := startSim(t, simOpts{profile: p})
+			e := startExporter(t, defaultModule(simUser, simPassword))
+			r := e.scrape(t, b.Addr().String())
+			s := r.series("ipmi_sensor_state", map[string]string{"name": "Chassis Intru"})
+			if len(s) != 1 || value(s[0]) != tc.want {
+				t.Fatalf("ipmi_sensor_state{name=\"Chassis Intru\"} = %v, want one series with %v", s, tc.want)
 			}
 		})
 	}
