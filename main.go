@@ -207,6 +207,7 @@ func run(args []string, stdout, stderr *os.File) int {
 	})
 
 	reload := func() error {
+		previous := store.Current()
 		warnings, err := store.Reload()
 		config.LogWarnings(logger, warnings)
 		if err != nil {
@@ -216,11 +217,20 @@ func run(args []string, stdout, stderr *os.File) int {
 		cfg := store.Current()
 		// Sessions for modules that are gone, or whose settings
 		// changed, are closed; they reopen on the next scrape.
-		closed := p.Retain(func(k pool.Key) bool {
+		removed := p.Retain(func(k pool.Key) bool {
 			m, ok := cfg.Module(k.Module)
 			return ok && m.TargetAllowed(hostOf(k.Target)) == nil
 		})
-		level.Info(logger).Log("msg", "configuration reloaded", "sessions_closed", closed)
+		// Sessions logged in with settings the reload changed (password,
+		// K_G, user, privilege, ...) are closed now rather than at their
+		// next scrape, so this line and sessions_closed_total agree.
+		changed := p.Evict(func(k pool.Key) bool {
+			was, ok1 := previous.Module(k.Module)
+			is, ok2 := cfg.Module(k.Module)
+			return ok1 && ok2 && !exporter.SameSessionSettings(was, is)
+		}, "config_changed")
+		level.Info(logger).Log("msg", "configuration reloaded", "sessions_closed", removed+changed,
+			"sessions_closed_removed", removed, "sessions_closed_config_changed", changed)
 		return nil
 	}
 

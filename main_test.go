@@ -572,3 +572,54 @@ func TestURLTargetSaysWhatIsExpected(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadLogAgreesWithMetrics: the sessions a reload closes, for a
+// module removed and for a module whose login settings changed, are the
+// ones its log line counts and the ones sessions_closed_total counts (the
+// line said sessions_closed=0 while reason="config_changed" went up at the
+// next scrape).
+func TestReloadLogAgreesWithMetrics(t *testing.T) {
+	// One BMC per module: with max_sessions 1 two modules on one BMC
+	// take turns, closing each other's session.
+	fleet := startFleet(t, 2)
+	target := fleet.BMC(0).Addr().String()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "password"), []byte("pw-from-file"), 0o600)
+	other := `  other:
+    user: monitor
+    pass_file: password
+    allowed_targets: [127.0.0.0/8]
+`
+	path := writeConfig(t, dir, goodConfig+other)
+	p := start(t, "--config.file="+path)
+	p.waitReady(t)
+	for i, module := range []string{"default", "other"} {
+		if code, body := get(t, p.url("/ipmi?target="+fleet.BMC(i).Addr().String()+"&module="+module)); code != 200 || !strings.Contains(body, `ipmi_up{collector="ipmi"} 1`) {
+			t.Fatalf("scrape with %s: HTTP %d\n%.1000s", module, code, body)
+		}
+	}
+	// "other" goes; "default" logs in with a different window.
+	writeConfig(t, dir, goodConfig+"    window: 2\n")
+	if code, body := post(t, p.url("/-/reload")); code != 200 {
+		t.Fatalf("reload: HTTP %d %s", code, body)
+	}
+	if code, _ := get(t, p.url("/ipmi?target="+target)); code != 200 {
+		t.Fatalf("scrape after reload: HTTP %d", code)
+	}
+	logged := 0
+	for _, m := range regexp.MustCompile(`msg="configuration reloaded" sessions_closed=(\d+)`).FindAllStringSubmatch(p.output(), -1) {
+		n := 0
+		fmt.Sscan(m[1], &n)
+		logged += n
+	}
+	_, metrics := get(t, p.url("/metrics"))
+	counted := 0.0
+	for _, m := range regexp.MustCompile(`(?m)^ipmi_fleet_exporter_sessions_closed_total\{reason="(removed|config_changed)"\} (\S+)$`).FindAllStringSubmatch(metrics, -1) {
+		var v float64
+		fmt.Sscan(m[2], &v)
+		counted += v
+	}
+	if logged != 2 || counted != 2 {
+		t.Fatalf("reload log says %d sessions closed, sessions_closed_total{reason=~\"removed|config_changed\"} says %v; want 2 and 2", logged, counted)
+	}
+}

@@ -346,7 +346,9 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 				// A reload changed how to log in (a new password from
 				// pass_file, a new K_G, user, privilege, ...): log out
 				// of the session opened with the old settings; ensure
-				// opens one with the new.
+				// opens one with the new. (The reload closed the
+				// sessions that were idle then; this one was busy.)
+				level.Info(logger).Log("msg", "closing the session opened with the previous configuration's login settings")
 				x.opts.Pool.Drop(e, "config_changed")
 			}
 			// New entry, or the module changed on reload: start
@@ -435,8 +437,11 @@ func (x *Exporter) now() time.Time {
 	return time.Now()
 }
 
-// sameSessionSettings reports whether sessions opened with module a can
-// serve module b: everything SessionDialer puts into a session is equal.
+// SameSessionSettings reports whether sessions opened with module a can
+// serve module b: everything SessionDialer puts into a session is equal. A
+// reload closes the sessions of modules for which it is false.
+func SameSessionSettings(a, b *config.Module) bool { return sameSessionSettings(a, b) }
+
 func sameSessionSettings(a, b *config.Module) bool {
 	return a.User == b.User && a.Password.Equal(b.Password) && a.KG.Equal(b.KG) &&
 		a.Privilege == b.Privilege && a.Driver == b.Driver && a.CipherSuite == b.CipherSuite &&

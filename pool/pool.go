@@ -432,6 +432,15 @@ func (p *Pool) Retain(keep func(Key) bool) int {
 	return p.evict(func(e *Entry) bool { return !keep(e.Key) }, "removed")
 }
 
+// Evict closes the idle sessions, and forgets the entries, whose key match
+// accepts, counting them under reason in sessions_closed_total. It returns
+// how many sessions it closed. Unlike Retain it has no lasting effect: an
+// entry busy now is left alone. match is called with the pool's lock held
+// and must not call the pool.
+func (p *Pool) Evict(match func(Key) bool, reason string) int {
+	return p.evict(func(e *Entry) bool { return match(e.Key) }, reason)
+}
+
 func (p *Pool) evict(match func(*Entry) bool, reason string) int {
 	var victims []*Entry
 	p.mu.Lock()
