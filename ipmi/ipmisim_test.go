@@ -171,3 +171,7 @@ func TestClientAgreesWithIpmitool(t *testing.T) {
 		t.Fatalf("sdr elist full listed only %d records", len(elist))
 	}
 }
+
+// Both transports implement the one Transport interface, declared here
+// where it is used.
+var _ ipmi.Transport = (*session.Session)(nil)

@@ -317,6 +317,7 @@ func TestCipherSuiteNegotiation(t *testing.T) {
 }
 
 func TestHandshakeQuirks(t *testing.T) {
+	t.Parallel()
 	for name, f := range map[string]func(*fakeBMC){
 		"rakp2 tag 0":             func(b *fakeBMC) { b.faults.rakp2Tag0 = true },
 		"rakp4 untruncated":       func(b *fakeBMC) { b.faults.rakp4Full = true },
@@ -501,6 +502,7 @@ func TestRetransmit(t *testing.T) {
 }
 
 func TestBadPacketsDropped(t *testing.T) {
+	t.Parallel()
 	for name, f := range map[string]func(*fakeBMC){
 		"tampered integrity":    func(b *fakeBMC) { b.faults.tamperFirst = 3 },
 		"wrong session id":      func(b *fakeBMC) { b.faults.wrongSessionFirst = 3 },
@@ -512,6 +514,7 @@ func TestBadPacketsDropped(t *testing.T) {
 		"late reply to retries": func(b *fakeBMC) { b.faults.delayReply = 120 * time.Millisecond },
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			for _, suite := range []int{1, 3, 17} {
 				b := newFakeBMC(t)
 				rec := &recorder{}
@@ -545,6 +548,7 @@ func TestBadPacketsDropped(t *testing.T) {
 }
 
 func TestReestablish(t *testing.T) {
+	t.Parallel()
 	t.Run("silent expiry", func(t *testing.T) {
 		b := newFakeBMC(t)
 		rec := &recorder{}
@@ -681,80 +685,95 @@ func TestReestablish(t *testing.T) {
 }
 
 // A BMC that drops sessions quiet for longer than its idle timeout: the
-// first time, a probe finds the session gone; from then on the session logs
-// in again at once after as much quiet, re-checking every recheckEvery
-// logins, and forgets the limit when the BMC turns out to keep sessions.
+// first time, a probe finds the session gone; after as much quiet again the
+// session logs in at once, and the old session still gets its Close
+// Session. The rules behind it are TestIdleExpiry's; this test waits only
+// for the quiet the BMC's idle timer needs and the one probe.
 func TestIdleExpiryLearnt(t *testing.T) {
+	t.Parallel()
 	b := newFakeBMC(t)
 	cfg := testConfig(b, nil)
 	cfg.Timeout = 3 * time.Second
 	cfg.StaleAfter = 100 * time.Millisecond
-	b.set(func(b *fakeBMC) { b.faults.idleTimeout = 200 * time.Millisecond })
+	b.set(func(b *fakeBMC) { b.faults.idleTimeout = 150 * time.Millisecond })
 	s := mustOpen(t, cfg)
-	s.recheckEvery = 2
 	read := func(quiet time.Duration) time.Duration {
 		t.Helper()
-		time.Sleep(quiet)
+		time.Sleep(quiet) // the quiet is what is tested: the BMC's idle timer runs on it
 		start := time.Now()
 		if v, err := readSensor(t, s, wire.Target{}); err != nil || v != 0x58 {
 			t.Fatalf("read after %v quiet: %v %v", quiet, v, err)
 		}
 		return time.Since(start)
 	}
-	probed := func(step string, d time.Duration) {
-		t.Helper()
-		if d < staleProbeTimeout {
-			t.Errorf("%s took %v: want the stale probe (%v)", step, d, staleProbeTimeout)
-		}
+	if d := read(200 * time.Millisecond); d < staleProbeTimeout {
+		t.Errorf("first expiry took %v: want the stale probe (%v)", d, staleProbeTimeout)
 	}
-	direct := func(step string, d time.Duration) {
-		t.Helper()
-		if d >= staleProbeTimeout {
-			t.Errorf("%s took %v: want no probe", step, d)
-		}
+	if d := read(200 * time.Millisecond); d >= staleProbeTimeout {
+		t.Errorf("presumed expiry took %v: want no probe", d)
 	}
-	opened := func(want int) {
-		t.Helper()
-		if n := b.counter("sessions_opened"); n != want {
-			t.Errorf("%d sessions opened, want %d", n, want)
-		}
-	}
-
-	direct("fresh session", read(0))
-	opened(1)
-	probed("first expiry", read(350*time.Millisecond)) // learns ~350 ms
-	opened(2)
-	// A little less quiet than that is presumed expired too (7/8 of it).
-	direct("presumed expiry 1", read(320*time.Millisecond))
-	direct("presumed expiry 2", read(350*time.Millisecond))
-	opened(4)
-	probed("recheck", read(350*time.Millisecond)) // still expired: the limit stays
-	opened(5)
-	direct("presumed expiry 3", read(350*time.Millisecond))
-	opened(6)
-
-	// The BMC keeps idle sessions from now on. Until the next recheck the
-	// session still logs in again (closing the old one); the recheck finds
-	// the session alive after more quiet than the limit, which clears it.
-	b.set(func(b *fakeBMC) { b.faults.idleTimeout = 0 })
-	direct("presumed expiry 4", read(350*time.Millisecond))
-	opened(7)
-	direct("recheck, alive", read(450*time.Millisecond))
-	direct("no limit", read(450*time.Millisecond))
-	opened(7)
-	s.mu.Lock()
-	limit := s.expiredAfter
-	s.mu.Unlock()
-	if limit != 0 {
-		t.Errorf("limit %v kept after the session outlived it", limit)
+	if n := b.counter("sessions_opened"); n != 3 {
+		t.Errorf("%d sessions opened, want 3", n)
 	}
 	if n := b.activeSessions(); n != 1 {
 		t.Errorf("%d sessions on the BMC, want 1: presumed-expired sessions get a Close Session", n)
 	}
 }
 
-// The bookkeeping behind TestIdleExpiryLearnt, step by step with made-up
-// quiet times (StaleAfter 20 s, as by default).
+// TestIdleExpiry walks idleExpiry's rules with made-up quiet times
+// (StaleAfter 20 s, as by default).
+func TestIdleExpiry(t *testing.T) {
+	type step struct {
+		name string
+		// outlived, when set, records a request after quiet that found
+		// the session dropped (or not); otherwise the step asks for a
+		// verdict after quiet.
+		outlived, dropped bool
+		quiet             time.Duration
+		probe, expired    bool
+	}
+	const sec = time.Second
+	steps := []step{
+		{name: "fresh", quiet: 5 * sec},
+		{name: "quiet past StaleAfter", quiet: 30 * sec, probe: true},
+		{name: "drop within StaleAfter proves nothing", outlived: true, dropped: true, quiet: 10 * sec},
+		{name: "still only a probe", quiet: 59 * sec, probe: true},
+		{name: "lost after 60 s: limit 60 s", outlived: true, dropped: true, quiet: 60 * sec},
+		{name: "well below the limit", quiet: 50 * sec, probe: true},
+		{name: "7/8 of the limit", quiet: 52500 * time.Millisecond, expired: true},
+		{name: "at the limit", quiet: 60 * sec, expired: true},
+		{name: "survived 58 s", outlived: true, quiet: 58 * sec},
+		{name: "no more than survived", quiet: 58 * sec, probe: true},
+		{name: "more than survived", quiet: 59 * sec, expired: true},
+		{name: "lost after 40 s, less than it survived: the BMC changed", outlived: true, dropped: true, quiet: 40 * sec},
+		{name: "7/8 of the new limit", quiet: 35 * sec, expired: true},
+		{name: "below it", quiet: 34 * sec, probe: true},
+		// Counting from the drop (presumed reset): recheckEvery (3)
+		// presumptions, then one probe, then presumptions again.
+		{name: "presumed 2", quiet: 45 * sec, expired: true},
+		{name: "presumed 3", quiet: 45 * sec, expired: true},
+		{name: "recheck", quiet: 45 * sec, probe: true},
+		{name: "presumed again", quiet: 45 * sec, expired: true},
+		{name: "survived as much as the limit: it is gone", outlived: true, quiet: 45 * sec},
+		{name: "limit cleared", quiet: 90 * sec, probe: true},
+	}
+	e := idleExpiry{staleAfter: 20 * sec, recheckEvery: 3}
+	for _, st := range steps {
+		if st.outlived {
+			e.outlived(st.quiet, st.dropped)
+			continue
+		}
+		probe, expired := e.verdict(st.quiet)
+		if probe != st.probe || expired != st.expired {
+			t.Errorf("%s: quiet %v: probe %v expired %v, want %v %v", st.name, st.quiet, probe, expired, st.probe, st.expired)
+		}
+	}
+	if e.expiredAfter != 0 {
+		t.Errorf("limit %v after surviving past it", e.expiredAfter)
+	}
+}
+
+// TestStaleness: the timeout a request gets from the verdict.
 func TestStaleness(t *testing.T) {
 	cfg, err := Config{Host: "bmc", Timeout: 4 * time.Second, StaleAfter: 20 * time.Second}.withDefaults()
 	if err != nil {
@@ -763,54 +782,20 @@ func TestStaleness(t *testing.T) {
 	s := newSession(cfg, "bmc", nil)
 	now := time.Now()
 	s.answeredSince = now
-	at := func(quiet time.Duration) time.Time { return now.Add(quiet) }
-	type want struct {
+	s.expiry.outlived(60*time.Second, true)
+	for _, c := range []struct {
+		quiet   time.Duration
 		timeout time.Duration
 		expired bool
-	}
-	check := func(step string, quiet time.Duration, w want) {
-		t.Helper()
-		_, timeout, expired := s.staleness(at(quiet))
-		if expired != w.expired || (!expired && timeout != w.timeout) {
-			t.Errorf("%s: quiet %v: timeout %v expired %v, want %v %v", step, quiet, timeout, expired, w.timeout, w.expired)
+	}{
+		{5 * time.Second, 4 * time.Second, false},
+		{30 * time.Second, time.Second, false},
+		{60 * time.Second, 0, true},
+	} {
+		_, timeout, expired := s.staleness(now.Add(c.quiet))
+		if timeout != c.timeout || expired != c.expired {
+			t.Errorf("quiet %v: timeout %v expired %v, want %v %v", c.quiet, timeout, expired, c.timeout, c.expired)
 		}
-	}
-	full, probe, gone := want{4 * time.Second, false}, want{time.Second, false}, want{0, true}
-
-	check("fresh", 5*time.Second, full)
-	check("quiet past StaleAfter", 30*time.Second, probe)
-	s.sessionOutlived(10*time.Second, true) // within StaleAfter: proves nothing
-	check("drop within StaleAfter ignored", 59*time.Second, probe)
-
-	s.sessionOutlived(60*time.Second, true) // lost after 60 s: limit 60 s
-	check("well below the limit", 50*time.Second, probe)
-	check("7/8 of the limit", 52500*time.Millisecond, gone)
-	check("at the limit", 60*time.Second, gone)
-
-	// Survived 58 s: only more quiet than that is presumed expired.
-	s.sessionOutlived(58*time.Second, false)
-	check("no more than survived", 58*time.Second, probe)
-	check("more than survived", 59*time.Second, gone)
-
-	// Lost after 40 s, less than it survived: the BMC changed; the
-	// survival is forgotten and the limit lowered.
-	s.sessionOutlived(40*time.Second, true)
-	check("7/8 of the new limit", 35*time.Second, gone)
-	check("below it", 34*time.Second, probe)
-
-	// Every recheckEvery-th presumption probes instead.
-	s.presumed = 0
-	for i := 0; i < s.recheckEvery; i++ {
-		check("presumed", 45*time.Second, gone)
-	}
-	check("recheck", 45*time.Second, probe)
-	check("presumed again", 45*time.Second, gone)
-
-	// Survived as much quiet as the limit: the limit is gone.
-	s.sessionOutlived(45*time.Second, false)
-	check("limit cleared", 90*time.Second, probe)
-	if s.expiredAfter != 0 {
-		t.Errorf("limit %v after surviving past it", s.expiredAfter)
 	}
 }
 
@@ -973,6 +958,7 @@ func TestConcurrentCallers(t *testing.T) {
 }
 
 func TestContextCancelled(t *testing.T) {
+	t.Parallel()
 	b := newFakeBMC(t)
 	cfg := testConfig(b, nil)
 	cfg.Timeout = 10 * time.Second
