@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -51,6 +52,7 @@ type flags struct {
 }
 
 func main() {
+	fillVersion()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -183,6 +185,12 @@ func run(args []string, stdout, stderr *os.File) int {
 		config.LogWarnings(logger, warnings)
 	}
 	if err != nil {
+		if !f.demo && errors.Is(err, fs.ErrNotExist) {
+			// The first thing a newcomer meets: say what to do.
+			level.Error(logger).Log("msg", "cannot load configuration", "err", err,
+				"hint", "copy config.example.yml to "+f.configFile+" and edit it (or name another file with --config.file), or try --demo, which needs none")
+			return 1
+		}
 		level.Error(logger).Log("msg", "cannot load configuration", "err", err)
 		return 1
 	}

@@ -623,3 +623,19 @@ func TestReloadLogAgreesWithMetrics(t *testing.T) {
 		t.Fatalf("reload log says %d sessions closed, sessions_closed_total{reason=~\"removed|config_changed\"} says %v; want 2 and 2", logged, counted)
 	}
 }
+
+// TestMissingConfigSaysWhatToDo: started without a configuration file, the
+// exporter names the file and says to copy config.example.yml or use --demo.
+func TestMissingConfigSaysWhatToDo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ipmi_fleet_exporter.yml")
+	p := start(t, "--config.file="+path)
+	if code := p.waitExit(t, 30*time.Second); code == 0 {
+		t.Fatal("exit code 0 without a configuration file")
+	}
+	out := p.output()
+	for _, want := range []string{path, "config.example.yml", "--demo"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the failure does not mention %s:\n%s", want, out)
+		}
+	}
+}
