@@ -2,8 +2,23 @@
 # Runs the whole test suite, installing the real IPMI peers and the
 # Prometheus stack the integration and end-to-end tests talk to.
 # Run it as root on Debian (it uses apt-get), or with the tools already installed.
+#
+#   ./scripts/test.sh          everything, as CI runs it
+#   ./scripts/test.sh -short   quick mode for development: go test -short (long soak, fleet and
+#                              end-to-end cases skip themselves, each saying so in the summary)
+#
+# At the end it prints how many tests ran and every skipped test with its reason. The full
+# `go test -json` stream is kept in /tmp/ipmi_fleet_exporter-test.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+short=()
+for arg in "$@"; do
+  case "$arg" in
+    -short|--short) short=(-short) ;;
+    *) echo "usage: $0 [-short]" >&2; exit 2 ;;
+  esac
+done
 
 # tool -> Debian package
 declare -A packages=(
@@ -53,7 +68,21 @@ if [ -n "$unformatted" ]; then
 fi
 echo "test.sh: go vet"
 go vet ./...
-echo "test.sh: go test -race"
-go test -race -count=1 -timeout 15m ./... 2>&1 | tee /tmp/ipmi_fleet_exporter-test.log
-status=${PIPESTATUS[0]}
-exit "$status"
+echo "test.sh: go test -race ${short[*]}"
+# Build the summarizer first: a failure to build it must not look like a test failure.
+summary=$(mktemp -d)/testsummary
+trap 'rm -rf "$(dirname "$summary")"' EXIT
+go build -o "$summary" scripts/testsummary.go
+set +e
+go test -race -count=1 -timeout 15m "${short[@]}" -json ./... 2>&1 |
+  tee /tmp/ipmi_fleet_exporter-test.json | "$summary" | tee /tmp/ipmi_fleet_exporter-test.log
+statuses=("${PIPESTATUS[@]}")
+set -e
+# go test's status decides; a broken summarizer or tee fails the run too.
+for s in "${statuses[@]}"; do
+  if [ "$s" -ne 0 ]; then
+    [ "${statuses[0]}" -ne 0 ] && exit "${statuses[0]}"
+    exit "$s"
+  fi
+done
+exit 0
