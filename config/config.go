@@ -34,7 +34,6 @@ const (
 	DefaultMaxSessions = 1
 	DefaultWindow      = 1
 	DefaultIdleTimeout = 5 * time.Minute
-	DefaultRetries     = 2
 )
 
 // Driver selects the IPMI LAN protocol version, named as in FreeIPMI and
@@ -148,14 +147,6 @@ func (m *Module) HasWorkaround(f WorkaroundFlag) bool {
 	return false
 }
 
-// upstreamOnlyKeys are ipmi_exporter module keys that only make sense for
-// its FreeIPMI command-line backend.
-var upstreamOnlyKeys = map[string]bool{
-	"collector_cmd": true,
-	"default_args":  true,
-	"custom_args":   true,
-}
-
 // Config is a loaded and validated configuration. Treat it as read-only:
 // Store hands the same *Config to every scrape.
 type Config struct {
@@ -185,17 +176,11 @@ func (c *Config) Module(name string) (*Module, bool) {
 type Module struct {
 	Name string
 
-	User string
-	// Password is the inline pass or the content of pass_file.
-	Password Secret
+	// SessionSettings are everything a session is opened with.
+	SessionSettings
+
 	// PasswordFile is pass_file as written (empty when pass is inline).
 	PasswordFile string
-	Privilege    wire.PrivilegeLevel
-	Driver       Driver
-	CipherSuite  CipherSuite
-	// KG is the BMC key K_g (raw bytes, at most 20); zero means none, in
-	// which case RMCP+ uses the password-derived key as the spec says.
-	KG Secret
 	// KGFile is kg_file as written (empty when kg is inline).
 	KGFile string
 	// Timeout bounds one scrape's IPMI exchanges (config key in ms).
@@ -205,21 +190,13 @@ type Module struct {
 	ExcludeSensorIDs []uint16
 	// AllowedTargets as written; empty allows every target.
 	AllowedTargets []string
-	// AuthType is the IPMI v1.5 session authentication (driver LAN only):
-	// AuthTypeAuto uses MD5 when the BMC offers it and nothing weaker.
-	AuthType AuthType
 
 	MaxSessions int
-	Window      int
 	// IdleTimeout closes a session unused for this long; 0 closes it after
 	// every scrape.
 	IdleTimeout time.Duration
 	// SDRReadSize is the byte count per partial Get SDR read; 0 = auto.
 	SDRReadSize int
-	Retries     int
-	// Lookup is the RAKP user lookup (name_only_lookup): LookupAuto tries
-	// name-only first, as ipmitool and FreeIPMI do.
-	Lookup LookupMode
 	// WorkaroundFlags are ipmi_exporter's (FreeIPMI's) workaround_flags as
 	// written, so its users' configs keep meaning the same thing.
 	WorkaroundFlags []WorkaroundFlag
@@ -227,6 +204,42 @@ type Module struct {
 	SELEvents []SELEvent
 
 	allowed allowList
+}
+
+// SessionSettings are a module's settings that go into a session: the
+// dialer builds session.Config from them, and a reload logs in again
+// exactly when they changed (Equal). A setting that changes how a
+// session is opened belongs here and nowhere else; the struct must stay
+// comparable.
+type SessionSettings struct {
+	User string
+	// Password is the inline pass or the content of pass_file.
+	Password  Secret
+	Privilege wire.PrivilegeLevel
+	Driver    Driver
+	// CipherSuite is the RMCP+ suite (driver LAN_2_0).
+	CipherSuite CipherSuite
+	// KG is the BMC key K_g (raw bytes, at most 20); zero means none, in
+	// which case RMCP+ uses the password-derived key as the spec says.
+	KG Secret
+	// AuthType is the IPMI v1.5 session authentication (driver LAN only):
+	// AuthTypeAuto uses MD5 when the BMC offers it and nothing weaker.
+	AuthType AuthType
+	// Lookup is the RAKP user lookup (name_only_lookup): LookupAuto tries
+	// name-only first, as ipmitool and FreeIPMI do.
+	Lookup LookupMode
+	// Window is how many requests a session has in flight.
+	Window int
+}
+
+// Equal reports whether sessions opened with s can serve o. Secrets are
+// compared by value in constant time; everything else with ==.
+func (s SessionSettings) Equal(o SessionSettings) bool {
+	if !s.Password.Equal(o.Password) || !s.KG.Equal(o.KG) {
+		return false
+	}
+	s.Password, s.KG, o.Password, o.KG = Secret{}, Secret{}, Secret{}, Secret{}
+	return s == o
 }
 
 // HasCollector reports whether the module runs collector c.
@@ -249,62 +262,32 @@ func (m *Module) ExcludesSensor(id uint16) bool {
 	return false
 }
 
-// moduleYAML is the config-file form of a module, used when a Config is
-// dumped (for example on a status page). Secrets show as "<secret>".
-type moduleYAML struct {
-	User             string           `yaml:"user,omitempty"`
-	Pass             Secret           `yaml:"pass,omitempty"`
-	PassFile         string           `yaml:"pass_file,omitempty"`
-	Privilege        string           `yaml:"privilege"`
-	Driver           Driver           `yaml:"driver"`
-	CipherSuite      string           `yaml:"cipher_suite"`
-	KG               Secret           `yaml:"kg,omitempty"`
-	KGFile           string           `yaml:"kg_file,omitempty"`
-	Timeout          int64            `yaml:"timeout"`
-	Collectors       []Collector      `yaml:"collectors"`
-	ExcludeSensorIDs []uint16         `yaml:"exclude_sensor_ids,omitempty"`
-	AllowedTargets   []string         `yaml:"allowed_targets,omitempty"`
-	MaxSessions      int              `yaml:"max_sessions"`
-	Window           int              `yaml:"window"`
-	IdleTimeout      string           `yaml:"idle_timeout"`
-	SDRReadSize      int              `yaml:"sdr_read_size"`
-	Retries          int              `yaml:"retries"`
-	NameOnlyLookup   LookupMode       `yaml:"name_only_lookup"`
-	WorkaroundFlags  []WorkaroundFlag `yaml:"workaround_flags,omitempty"`
-	AuthType         AuthType         `yaml:"auth_type,omitempty"`
-	SELEvents        []SELEvent       `yaml:"sel_events,omitempty"`
-}
-
-// MarshalYAML writes the module in the config-file form. A password read
-// from pass_file is shown only as the file name.
+// MarshalYAML writes the module in the config-file form, every setting
+// in force included. Secrets show as "<secret>", and a password read from
+// pass_file only as the file name.
 func (m Module) MarshalYAML() (any, error) {
-	out := moduleYAML{
-		User:             m.User,
-		PassFile:         m.PasswordFile,
-		Privilege:        m.Privilege.String(),
-		Driver:           m.Driver,
-		CipherSuite:      m.CipherSuite.String(),
-		KGFile:           m.KGFile,
-		Timeout:          m.Timeout.Milliseconds(),
-		Collectors:       m.Collectors,
-		ExcludeSensorIDs: m.ExcludeSensorIDs,
-		AllowedTargets:   m.AllowedTargets,
-		MaxSessions:      m.MaxSessions,
-		Window:           m.Window,
-		IdleTimeout:      m.IdleTimeout.String(),
-		SDRReadSize:      m.SDRReadSize,
-		Retries:          m.Retries,
-		NameOnlyLookup:   m.Lookup,
-		WorkaroundFlags:  m.WorkaroundFlags,
-		AuthType:         m.AuthType,
-		SELEvents:        m.SELEvents,
+	out := fileModule{
+		User:             setField(text(m.User)),
+		PassFile:         fieldIf(text(m.PasswordFile), m.PasswordFile != ""),
+		Privilege:        setField(privilege(m.Privilege)),
+		Driver:           setField(m.Driver),
+		CipherSuite:      setField(m.CipherSuite),
+		KGFile:           fieldIf(text(m.KGFile), m.KGFile != ""),
+		Timeout:          setField(millis(m.Timeout)),
+		Collectors:       setField(listOf(m.Collectors, func(c Collector) text { return text(c) })),
+		ExcludeSensorIDs: setField(listOf(m.ExcludeSensorIDs, func(id uint16) integer { return integer(id) })),
+		AllowedTargets:   fieldIf(listOf(m.AllowedTargets, func(s string) text { return text(s) }), len(m.AllowedTargets) > 0),
+		MaxSessions:      setField(integer(m.MaxSessions)),
+		Window:           setField(integer(m.Window)),
+		IdleTimeout:      setField(duration(m.IdleTimeout)),
+		SDRReadSize:      setField(integer(m.SDRReadSize)),
+		NameOnlyLookup:   setField(m.Lookup),
+		AuthType:         fieldIf(m.AuthType, m.Driver == DriverLAN),
+		WorkaroundFlags:  setField(listOf(m.WorkaroundFlags, func(f WorkaroundFlag) text { return text(f) })),
+		SELEvents:        setField(listOf(m.SELEvents, func(e SELEvent) SELEvent { return e })),
 	}
-	if m.PasswordFile == "" {
-		out.Pass = m.Password
-	}
-	if m.KGFile == "" {
-		out.KG = m.KG
-	}
+	out.Pass = fieldIf(m.Password, m.PasswordFile == "" && !m.Password.IsZero())
+	out.KG = fieldIf(m.KG, m.KGFile == "" && !m.KG.IsZero())
 	return out, nil
 }
 
@@ -317,19 +300,22 @@ type TargetGroup struct {
 	Hosts []string `yaml:"hosts"`
 }
 
-// newModule returns a module with every default applied.
+// newModule returns a module with every default applied: the one place
+// defaults are set.
 func newModule(name string) *Module {
 	return &Module{
-		Name:        name,
-		Privilege:   DefaultPrivilege,
-		Driver:      DefaultDriver,
-		CipherSuite: CipherSuiteAuto,
+		Name: name,
+		SessionSettings: SessionSettings{
+			Privilege:   DefaultPrivilege,
+			Driver:      DefaultDriver,
+			CipherSuite: CipherSuiteAuto,
+			Lookup:      LookupAuto,
+			Window:      DefaultWindow,
+		},
 		Timeout:     DefaultTimeout,
 		Collectors:  DefaultCollectors(),
 		MaxSessions: DefaultMaxSessions,
-		Window:      DefaultWindow,
 		IdleTimeout: DefaultIdleTimeout,
-		Retries:     DefaultRetries,
 	}
 }
 

@@ -3,6 +3,10 @@ package config
 import (
 	"crypto/subtle"
 	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
 )
 
 // secretPlaceholder is what every printing and marshaling path shows instead
@@ -73,3 +77,50 @@ func (s Secret) MarshalYAML() (any, error) { return secretPlaceholder, nil }
 
 // MarshalText keeps the value out of JSON (and anything else text-based).
 func (s Secret) MarshalText() ([]byte, error) { return []byte(secretPlaceholder), nil }
+
+// readSecretFile is the readFileFunc used outside tests. It refuses
+// anything but a regular file (a FIFO or device could block or never end)
+// and anything larger than maxSecretFileSize.
+func readSecretFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(data) > maxSecretFileSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxSecretFileSize)
+	}
+	return data, nil
+}
+
+// filePermissionWarning warns when a config that holds inline secrets can
+// be read by other users.
+func filePermissionWarning(cfg *Config, perm os.FileMode) (Warning, bool) {
+	if perm&0o044 == 0 {
+		return Warning{}, false
+	}
+	var holders []string
+	for name, m := range cfg.Modules {
+		if (m.PasswordFile == "" && !m.Password.IsZero()) || (m.KGFile == "" && !m.KG.IsZero()) {
+			holders = append(holders, name)
+		}
+	}
+	if len(holders) == 0 {
+		return Warning{}, false
+	}
+	sort.Strings(holders)
+	return Warning{File: cfg.File, Msg: fmt.Sprintf(
+		"file mode %04o lets group or others read the inline pass/kg of module(s) %s; chmod 600 the file or use pass_file/kg_file",
+		perm, strings.Join(holders, ", "))}, true
+}

@@ -112,7 +112,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 func TestYAMLDumpRoundTrips(t *testing.T) {
 	// A dump of a config without inline secrets loads back to the same
 	// settings, so the dump is a faithful view of the effective config.
-	text := oneModule("    user: u\n    privilege: operator\n    driver: LAN\n    timeout: 1500\n    collectors: [sel]\n    exclude_sensor_ids: [4]\n    max_sessions: 2\n    window: 3\n    idle_timeout: 1m30s\n    sdr_read_size: 16\n    retries: 5\n    name_only_lookup: true\n")
+	text := oneModule("    user: u\n    privilege: operator\n    driver: LAN\n    timeout: 1500\n    collectors: [sel]\n    exclude_sensor_ids: [4]\n    max_sessions: 2\n    window: 3\n    idle_timeout: 1m30s\n    sdr_read_size: 16\n    name_only_lookup: true\n")
 	cfg, _, err := parseWith(t, text, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"regexp"
 
 	"gopkg.in/yaml.v3"
@@ -19,43 +21,38 @@ func (e SELEvent) MarshalYAML() (any, error) {
 	return map[string]string{"name": e.Name, "regex": e.Regex.String()}, nil
 }
 
-// selEvents parses sel_events: a list of {name, regex}. A regex that does
-// not compile is an error here (ipmi_exporter panics on it at load).
-func (p *parser) selEvents(kctx string, v *yaml.Node) []SELEvent {
-	items, ok := p.list(kctx, v)
-	if !ok {
-		return nil
+// UnmarshalYAML reads {name, regex}. A regex that does not compile is an
+// error here (ipmi_exporter panics on it at load).
+func (e *SELEvent) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("expected a mapping with name and regex, got %s", kindName(n))
 	}
-	out := make([]SELEvent, 0, len(items))
-	for _, item := range items {
-		if item.Kind != yaml.MappingNode {
-			p.errorf(item, "%s: expected a mapping with name and regex, got %s", kctx, kindName(item))
-			continue
-		}
-		var ev SELEvent
-		var raw string
-		var haveRegex bool
-		for _, kv := range p.pairs(item, 1) {
-			switch kv.key.Value {
-			case "name":
-				ev.Name, _ = p.scalar(kctx+" name", kv.value)
-			case "regex":
-				raw, haveRegex = p.scalar(kctx+" regex", kv.value)
-			default:
-				p.errorf(kv.key, "%s: unknown key %s (want name and regex)", kctx, truncateForError(kv.key.Value))
-			}
-		}
-		if ev.Name == "" || !haveRegex {
-			p.errorf(item, "%s: every entry needs a name and a regex", kctx)
-			continue
-		}
-		re, err := regexp.Compile(raw)
-		if err != nil {
-			p.addError(item, err, kctx+": regex of "+truncateForError(ev.Name))
-			continue
-		}
-		ev.Regex = re
-		out = append(out, ev)
+	var raw struct {
+		Name  field[text] `yaml:"name"`
+		Regex field[text] `yaml:"regex"`
 	}
-	return out
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch k := n.Content[i]; k.Value {
+		case "name", "regex":
+		default:
+			return fmt.Errorf("unknown key %q (want name and regex)", truncateForError(k.Value))
+		}
+	}
+	if err := n.Decode(&raw); err != nil {
+		return err
+	}
+	for _, f := range []field[text]{raw.Name, raw.Regex} {
+		if f.Err != nil {
+			return f.Err
+		}
+	}
+	if raw.Name.V == "" || !raw.Regex.Set {
+		return errors.New("every entry needs a name and a regex")
+	}
+	re, err := regexp.Compile(string(raw.Regex.V))
+	if err != nil {
+		return fmt.Errorf("regex of %s: %w", truncateForError(string(raw.Name.V)), err)
+	}
+	e.Name, e.Regex = string(raw.Name.V), re
+	return nil
 }

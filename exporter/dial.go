@@ -16,36 +16,44 @@ import (
 func SessionDialer(observer session.Observer) Dialer {
 	memories := &loginMemories{m: map[loginKey]*session.Memory{}}
 	return func(ctx context.Context, addr string, m *config.Module) (ipmi.Transport, error) {
-		cfg := session.Config{
-			Host:        addr,
-			Username:    m.User,
-			Password:    m.Password.Bytes(),
-			KG:          m.KG.Bytes(),
-			Privilege:   m.Privilege,
-			CipherSuite: int(m.CipherSuite),
-			Lookup:      lookupMode(m.Lookup),
-			Memory:      memories.get(loginKey{addr: addr, user: m.User, privilege: m.Privilege, driver: m.Driver}),
-			Window:      m.Window,
-			Observer:    observer,
-		}
-		if m.CipherSuite == config.CipherSuiteAuto {
-			cfg.CipherSuite = session.CipherSuiteAuto
-		}
-		if m.Driver == config.DriverLAN {
-			cfg.Driver = session.DriverLAN
-			cfg.AuthType15 = map[config.AuthType]session.AuthType15{
-				config.AuthTypeAuto:     session.AuthType15Auto,
-				config.AuthTypeMD5:      session.AuthType15MD5,
-				config.AuthTypePassword: session.AuthType15Straight,
-				config.AuthTypeNone:     session.AuthType15None,
-			}[m.AuthType]
-		}
+		cfg := sessionConfig(addr, m.SessionSettings)
+		cfg.Memory = memories.get(loginKey{addr: addr, user: m.User, privilege: m.Privilege, driver: m.Driver})
+		cfg.Observer = observer
 		s, err := session.Open(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
 		return s, nil
 	}
+}
+
+// sessionConfig builds a session's settings from a module's: every
+// config.SessionSettings field goes into it (a reload logs in again when
+// one of them changes, and only then).
+func sessionConfig(addr string, st config.SessionSettings) session.Config {
+	cfg := session.Config{
+		Host:        addr,
+		Username:    st.User,
+		Password:    st.Password.Bytes(),
+		KG:          st.KG.Bytes(),
+		Privilege:   st.Privilege,
+		CipherSuite: int(st.CipherSuite),
+		Lookup:      lookupMode(st.Lookup),
+		Window:      st.Window,
+	}
+	if st.CipherSuite == config.CipherSuiteAuto {
+		cfg.CipherSuite = session.CipherSuiteAuto
+	}
+	if st.Driver == config.DriverLAN {
+		cfg.Driver = session.DriverLAN
+		cfg.AuthType15 = map[config.AuthType]session.AuthType15{
+			config.AuthTypeAuto:     session.AuthType15Auto,
+			config.AuthTypeMD5:      session.AuthType15MD5,
+			config.AuthTypePassword: session.AuthType15Straight,
+			config.AuthTypeNone:     session.AuthType15None,
+		}[st.AuthType]
+	}
+	return cfg
 }
 
 // lookupMode maps the name_only_lookup key to the session's mode.

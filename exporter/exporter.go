@@ -443,9 +443,7 @@ func (x *Exporter) now() time.Time {
 func SameSessionSettings(a, b *config.Module) bool { return sameSessionSettings(a, b) }
 
 func sameSessionSettings(a, b *config.Module) bool {
-	return a.User == b.User && a.Password.Equal(b.Password) && a.KG.Equal(b.KG) &&
-		a.Privilege == b.Privilege && a.Driver == b.Driver && a.CipherSuite == b.CipherSuite &&
-		a.Lookup == b.Lookup && a.Window == b.Window && a.AuthType == b.AuthType
+	return a.SessionSettings.Equal(b.SessionSettings)
 }
 
 // entryState is what the exporter keeps in a pool entry.
