@@ -114,7 +114,12 @@ func Scrape(ctx context.Context, t *Target, openErr error, isBroken func(error) 
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 				lvl = level.Info
 			}
-			lvl(logger).Log("msg", "collector failed", "collector", name, "err", err)
+			msg := "collector failed"
+			if errors.As(err, new(*PrivilegeError)) {
+				// Not the BMC's failure: the module's privilege is too low.
+				msg = "collector needs a higher privilege"
+			}
+			lvl(logger).Log("msg", msg, "collector", name, "err", err)
 		}
 		ch <- upFamily.metric(up, string(name))
 	}

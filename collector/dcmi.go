@@ -69,6 +69,9 @@ func (dcmiCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheu
 				"retry_in", dcmiRetryInterval, "err", err)
 			return nil
 		}
+		if err := privilegeError(t, config.CollectorDCMI, "DCMI Get Power Reading", err); err != nil {
+			return err
+		}
 		return fmt.Errorf("reading the DCMI power reading: %w", err)
 	}
 	st.dcmiUnsupported = nil
@@ -76,4 +79,33 @@ func (dcmiCollector) Collect(ctx context.Context, t *Target, ch chan<- prometheu
 		ch <- dcmiPowerFamily.metric(float64(r.CurrentWatts))
 	}
 	return nil
+}
+
+// PrivilegeError is a command the BMC refused at the session's privilege
+// level (completion code 0xD4, insufficient privilege): the module asks
+// for too low a privilege for it, the BMC is working. ipmi_sim, for one,
+// answers DCMI with 0xD4 to a USER session. The collector still reports
+// ipmi_up 0, since it read nothing; the error says what to change.
+type PrivilegeError struct {
+	Command   string              // what was refused, e.g. "DCMI Get Power Reading"
+	Privilege wire.PrivilegeLevel // the module's (the session's) privilege
+	Collector config.Collector
+	Err       error // the *wire.CompletionCodeError
+}
+
+func (e *PrivilegeError) Error() string {
+	return fmt.Sprintf("%s needs a higher privilege than the module's privilege %s (BMC answered: %v); "+
+		"set privilege: operator in the module, or leave %s out of its collectors",
+		e.Command, e.Privilege, e.Err, e.Collector)
+}
+
+func (e *PrivilegeError) Unwrap() error { return e.Err }
+
+// privilegeError returns a *PrivilegeError for err if it is the BMC's
+// "insufficient privilege" answer to command, and nil otherwise.
+func privilegeError(t *Target, c config.Collector, command string, err error) error {
+	if !wire.IsCompletionCode(err, wire.CCInsufficientPrivilege) {
+		return nil
+	}
+	return &PrivilegeError{Command: command, Privilege: moduleOf(t).Privilege, Collector: c, Err: err}
 }

@@ -60,9 +60,12 @@ type State struct {
 	dcmiUnsupported error
 	dcmiRetryAt     time.Time
 
-	// LAN (lan collector): the LAN channel found, once found.
+	// LAN (lan collector): the LAN channel found, once found; lanNone is
+	// set while no channel is believed to answer, until lanRetryAt.
 	lanChannel      uint8
 	lanChannelKnown bool
+	lanNone         error
+	lanRetryAt      time.Time
 
 	// SEL (sel and sel-events collectors, pollSEL).
 	selCursor  sel.Cursor
