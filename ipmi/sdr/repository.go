@@ -41,6 +41,18 @@ type ReadOptions struct {
 	// repository's count and timestamps still match it, ReadRepository
 	// returns Cached after one Get SDR Repository Info.
 	Cached *Repository
+	// Parallel, when it holds more than one Requester, are requesters on
+	// the same session that the walk uses together: while one record is
+	// read, the next ones are read ahead where the BMC's record IDs run
+	// in steps, and a record read in chunks asks for all its chunks at
+	// once (see pipeline.go). The argument r is then not used. Every
+	// record is still taken from the chain of next record IDs, so the
+	// result is the sequential walk's.
+	Parallel []Requester
+	// Resume is a walk an earlier call left unfinished (IncompleteError):
+	// when the repository's count and timestamps still match the ones it
+	// started from, the walk goes on from where it stopped.
+	Resume *Progress
 }
 
 const (
@@ -146,21 +158,37 @@ var errChangedUnderUs = errors.New("sdr: repository changed")
 func ReadRepository(ctx context.Context, r Requester, opts ReadOptions) (*Repository, error) {
 	opts = opts.normalized()
 	w := &walker{r: r, opts: opts, chunk: opts.ChunkSize}
+	if len(opts.Parallel) > 1 {
+		w.pipe = newPipeline(opts.Parallel)
+		w.r = w.pipe
+		// Reads ahead that the walk did not need finish before it returns
+		// (each within one request's time): nothing outlives the call.
+		defer w.pipe.wait()
+	}
+	resume := opts.Resume
 	for restarts := 0; ; restarts++ {
 		info, err := w.readInfo(ctx)
 		if err != nil {
-			return nil, err
+			return nil, incomplete(ctx, resume, err)
 		}
 		if w.opts.Cached != nil && w.opts.Cached.Device == w.opts.Device && w.opts.Cached.Matches(info) {
 			return w.opts.Cached, nil
 		}
+		p := resume
+		if p == nil || p.repo.Device != w.opts.Device || !sameRepository(p.repo.Info, info) {
+			// Nothing to go on from, or the repository changed since.
+			p = newProgress(info, w.opts.Device)
+		} else if p.chunk != 0 {
+			w.chunk = p.chunk
+		}
+		resume = p
 		w.info = info
-		repo, err := w.walk(ctx)
+		repo, err := w.walkFrom(ctx, p)
 		if err == nil {
 			// Confirm nothing was added or erased while we walked.
 			var after command.GetSDRRepositoryInfoResponse
 			if after, err = w.readInfo(ctx); err != nil {
-				return nil, err
+				return nil, incomplete(ctx, p, err)
 			}
 			if sameRepository(after, info) {
 				repo.Restarts = restarts
@@ -169,8 +197,9 @@ func ReadRepository(ctx context.Context, r Requester, opts ReadOptions) (*Reposi
 			err = errChangedUnderUs
 		}
 		if !errors.Is(err, errChangedUnderUs) {
-			return nil, err
+			return nil, incomplete(ctx, p, err)
 		}
+		resume = nil
 		if restarts >= w.opts.MaxRestarts {
 			return nil, fmt.Errorf("%w (%d restarts)", ErrRepositoryChanged, restarts)
 		}
@@ -191,6 +220,8 @@ type walker struct {
 	// Reused response values.
 	sdrResp    command.GetSDRResponse
 	devSDRResp command.GetDeviceSDRResponse
+	// pipe, when not nil, spreads the walk over several requesters.
+	pipe *pipeline
 }
 
 func (w *walker) readInfo(ctx context.Context) (command.GetSDRRepositoryInfoResponse, error) {
@@ -255,16 +286,32 @@ func (w *walker) get(ctx context.Context, id uint16, offset, length uint8) (uint
 	return w.sdrResp.NextRecordID, w.sdrResp.Data, nil
 }
 
+// walk reads the repository from its first record.
 func (w *walker) walk(ctx context.Context) (*Repository, error) {
-	repo := &Repository{Device: w.opts.Device, Info: w.info}
-	requested := make(map[uint16]bool)
-	seen := make(map[uint16]bool)
+	return w.walkFrom(ctx, newProgress(w.info, w.opts.Device))
+}
+
+// walkFrom follows the record chain from where p stopped (the first
+// record of a new Progress) and keeps p up to date, so a walk cut short
+// can be taken up again.
+func (w *walker) walkFrom(ctx context.Context, p *Progress) (repo *Repository, err error) {
+	if p.done {
+		return p.repo, nil
+	}
+	defer func() {
+		p.chunk = w.chunk
+		if err == nil {
+			p.done = true
+		}
+	}()
+	repo, requested, seen := p.repo, p.requested, p.seen
 	// The record count is not trusted: some BMCs report fewer records
 	// than they hold, even none (FreeIPMI's assumemaxsdrrecordcount), so
 	// the walk follows the next record IDs to FFFFh. A count of 0 costs
 	// one Get SDR to confirm.
-	id := command.FirstRecordID
+	id := p.next
 	for {
+		p.next = id
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -273,7 +320,7 @@ func (w *walker) walk(ctx context.Context) (*Repository, error) {
 			return repo, nil
 		}
 		requested[id] = true
-		raw, next, err := w.readRecord(ctx, id)
+		raw, next, err := w.nextRecord(ctx, id, len(repo.Records))
 		if id == command.FirstRecordID && err != nil {
 			var cc *wire.CompletionCodeError
 			if wire.IsCompletionCode(err, wire.CCRequestedDataNotPresent) || (w.info.RecordCount == 0 && errors.As(err, &cc)) {
