@@ -242,8 +242,14 @@ func TestPipelinedWalkChunksTogether(t *testing.T) {
 	f.maxRead = 16
 	l := &lockedRepository{f: f}
 	hold, check := holdUntil(t,
-		func(req command.Request) bool { g, ok := getSDR(req); return ok && g.RecordID == 9 && g.Offset == HeaderLen },
-		func(req command.Request) bool { g, ok := getSDR(req); return ok && g.RecordID == 9 && g.Offset > HeaderLen })
+		func(req command.Request) bool {
+			g, ok := getSDR(req)
+			return ok && g.RecordID == 9 && g.Offset == HeaderLen
+		},
+		func(req command.Request) bool {
+			g, ok := getSDR(req)
+			return ok && g.RecordID == 9 && g.Offset > HeaderLen
+		})
 	l.hold = hold
 	if _, err := ReadRepository(context.Background(), l, ReadOptions{Parallel: l.requesters(4)}); err != nil {
 		t.Fatal(err)
