@@ -1,7 +1,9 @@
 // Package e2e holds the end-to-end acceptance test of the whole stack: the
 // exporter binary scraping simulated BMCs, a real Prometheus loading
 // examples/prometheus.yml and the rules in alerts/, and a real Alertmanager
-// loading examples/alertmanager.yml and notifying a webhook in the test.
+// loading examples/alertmanager.yml and notifying a webhook in the test;
+// and the scale-out test: two exporters sharing simulated BMCs through
+// examples/prometheus-sharded.yml's hashmod relabelling (sharding_test.go).
 //
 // Everything lives in the _test.go files; run it with
 //
