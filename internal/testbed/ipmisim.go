@@ -62,6 +62,14 @@ type IPMISimOptions struct {
 	StateDir string
 	// StartTimeout bounds the wait for the first RMCP pong (default 15s).
 	StartTimeout time.Duration
+	// ExtraSDRs is sdrcomp source appended to the SDR repository (its
+	// records get the next record IDs); ExtraEmu adds the sensors behind it.
+	ExtraSDRs string
+	// VMSerialPort, when not 0, is a TCP port on 127.0.0.1 where ipmi_sim
+	// serves a virtual machine's BMC link (a `serial 15 ... codec VM` line:
+	// QEMU's ipmi-bmc-extern connects to it, and the guest's KCS interface
+	// reaches this BMC).
+	VMSerialPort int
 }
 
 // IPMISim is a running ipmi_sim process.
@@ -250,7 +258,18 @@ func launchOnce(ctx context.Context, opts IPMISimOptions) (*IPMISim, error) {
 	if err := os.MkdirAll(filepath.Join(simDir, s.Name), 0o755); err != nil {
 		return fail(err)
 	}
-	if _, err := runTool(ctx, "sdrcomp", "-8", "-o", filepath.Join(simDir, s.Name, "sdr.20.main"), filepath.Join(td, sdrSourceFile)); err != nil {
+	sdrSrc := filepath.Join(td, sdrSourceFile)
+	if opts.ExtraSDRs != "" {
+		base, err := os.ReadFile(sdrSrc)
+		if err != nil {
+			return fail(err)
+		}
+		sdrSrc = filepath.Join(s.StateDir, sdrSourceFile)
+		if err := os.WriteFile(sdrSrc, append(append(base, '\n'), opts.ExtraSDRs...), 0o644); err != nil {
+			return fail(err)
+		}
+	}
+	if _, err := runTool(ctx, "sdrcomp", "-8", "-o", filepath.Join(simDir, s.Name, "sdr.20.main"), sdrSrc); err != nil {
 		return fail(err)
 	}
 
@@ -291,6 +310,7 @@ func launchOnce(ctx context.Context, opts IPMISimOptions) (*IPMISim, error) {
 		"ConsolePort":    consolePort,
 		"ChassisControl": fmt.Sprintf("/bin/sh %s %s", filepath.Join(td, "chassis_control.sh"), s.powerFile),
 		"Users":          Users,
+		"VMSerialPort":   opts.VMSerialPort,
 	})
 	if err != nil {
 		return fail(err)
