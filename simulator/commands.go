@@ -139,7 +139,20 @@ func (b *BMC) getChannelAuthCapabilities(data []byte) (wire.CompletionCode, []by
 		resp.SupportsIPMIv20 = true
 		resp.SupportsIPMIv15 = len(b.cfg.AuthTypes15) > 0
 	}
-	return wire.CCOK, resp.AppendTo(nil)
+	f := b.faults.Load()
+	if f.UnexpectedAuth || f.ForcePerMsg {
+		resp.PerMessageAuthDisabled = true
+	}
+	if f.AuthCap {
+		// Wrong capabilities: nothing offered, nobody may log in.
+		resp.AuthTypes = 0
+		resp.NonNullUserNames, resp.NullUserNames, resp.AnonymousLogin = false, false, false
+	}
+	out := resp.AppendTo(nil)
+	if f.AuthCapShort && len(out) > 7 {
+		out = out[:7]
+	}
+	return wire.CCOK, out
 }
 
 // getChannelCipherSuites pages through the cipher suite records (or the

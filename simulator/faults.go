@@ -45,6 +45,42 @@ type Faults struct {
 	// Message response instead of as a separate message (FreeIPMI cannot
 	// read this form; ipmitool can).
 	BridgeEmbedded bool `json:"bridge_embedded,omitempty"`
+
+	// Session quirks of the catalogue (docs/bmc-quirks.md), named after
+	// FreeIPMI's workaround flag for the behaviour where one exists.
+
+	// OpenSessPriv echoes the requested maximum privilege in the Open
+	// Session response (0, "highest", as ipmi_sim does) instead of the
+	// level granted.
+	OpenSessPriv bool `json:"opensesspriv,omitempty"`
+	// IntegrityCheckValue sends a 12-byte integrity check value in RAKP4
+	// where the suite has none (cipher suite 0).
+	IntegrityCheckValue bool `json:"integritycheckvalue,omitempty"`
+	// AuthCap answers Get Channel Authentication Capabilities with
+	// wrong data: no IPMI 1.5 auth types and no kind of login enabled,
+	// though logins work.
+	AuthCap bool `json:"authcap,omitempty"`
+	// AuthCapShort cuts that reply to 7 data bytes (the OEM auxiliary
+	// byte missing), as some simulators send it.
+	AuthCapShort bool `json:"authcap_short,omitempty"`
+	// NoChecksumCheck sends replies whose IPMI message checksums are
+	// wrong (Supermicro X9).
+	NoChecksumCheck bool `json:"nochecksumcheck,omitempty"`
+	// ActivateNewID sends the IPMI 1.5 Activate Session reply under the
+	// new session ID instead of the temporary one (goipmi-server v0.9.1).
+	ActivateNewID bool `json:"activate_new_id,omitempty"`
+	// UnexpectedAuth advertises per-message authentication as disabled
+	// and accepts unsigned IPMI 1.5 session packets, but signs its
+	// replies all the same.
+	UnexpectedAuth bool `json:"unexpectedauth,omitempty"`
+	// ForcePerMsg advertises per-message authentication as disabled but
+	// requires it (drops unsigned packets).
+	ForcePerMsg bool `json:"forcepermsg,omitempty"`
+	// EndianSeq writes IPMI 1.5 session sequence numbers big-endian.
+	EndianSeq bool `json:"endianseq,omitempty"`
+	// NoAuthCodeCheck signs IPMI 1.5 in-session replies with wrong auth
+	// codes.
+	NoAuthCodeCheck bool `json:"noauthcodecheck,omitempty"`
 }
 
 // Validate reports values out of range.
@@ -65,7 +101,9 @@ func (f Faults) Validate() error {
 
 // FaultKeys documents the keys ParseFaults accepts, in order.
 const FaultKeys = "latency=DUR, jitter=DUR, loss=P, silent, garbage[=P], truncate[=P], sessions_full, " +
-	"aes_pad_full_block, rakp2_zero_tag, bridge_embedded, sdr_max_read=N, empty_reading_for_absent, " +
+	"aes_pad_full_block, rakp2_zero_tag, bridge_embedded, opensesspriv, integritycheckvalue, authcap, authcap_short, " +
+	"nochecksumcheck, activate_new_id, unexpectedauth, forcepermsg, endianseq, noauthcodecheck, " +
+	"sdr_max_read=N, empty_reading_for_absent, " +
 	"sdr_cancel_reservation=N, sdr_short_read=N, sdr_last_record_cc=CC, assumemaxsdrrecordcount[=N], " +
 	"sdr_duplicate=N, sdr_same_name=NAME, assumebmcowner[=ADDR], ignorescanningdisabled, " +
 	"reading_cc=CC@SENSOR, discretereading=SENSOR"
@@ -182,6 +220,26 @@ func ParseFaults(s string) (FaultSpec, error) {
 			err = flag(&f.RAKP2ZeroTag)
 		case "bridge_embedded":
 			err = flag(&f.BridgeEmbedded)
+		case "opensesspriv":
+			err = flag(&f.OpenSessPriv)
+		case "integritycheckvalue":
+			err = flag(&f.IntegrityCheckValue)
+		case "authcap":
+			err = flag(&f.AuthCap)
+		case "authcap_short":
+			err = flag(&f.AuthCapShort)
+		case "nochecksumcheck":
+			err = flag(&f.NoChecksumCheck)
+		case "activate_new_id":
+			err = flag(&f.ActivateNewID)
+		case "unexpectedauth":
+			err = flag(&f.UnexpectedAuth)
+		case "forcepermsg":
+			err = flag(&f.ForcePerMsg)
+		case "endianseq":
+			err = flag(&f.EndianSeq)
+		case "noauthcodecheck":
+			err = flag(&f.NoAuthCodeCheck)
 		case "sdr_max_read":
 			spec.SDRMaxRead, err = strconv.Atoi(val)
 			if err == nil && (spec.SDRMaxRead < 0 || spec.SDRMaxRead > 255) {
@@ -267,6 +325,16 @@ func (f Faults) String() string {
 	add(f.AESPadFullBlock, "aes_pad_full_block")
 	add(f.RAKP2ZeroTag, "rakp2_zero_tag")
 	add(f.BridgeEmbedded, "bridge_embedded")
+	add(f.OpenSessPriv, "opensesspriv")
+	add(f.IntegrityCheckValue, "integritycheckvalue")
+	add(f.AuthCap, "authcap")
+	add(f.AuthCapShort, "authcap_short")
+	add(f.NoChecksumCheck, "nochecksumcheck")
+	add(f.ActivateNewID, "activate_new_id")
+	add(f.UnexpectedAuth, "unexpectedauth")
+	add(f.ForcePerMsg, "forcepermsg")
+	add(f.EndianSeq, "endianseq")
+	add(f.NoAuthCodeCheck, "noauthcodecheck")
 	return strings.Join(parts, ",")
 }
 

@@ -393,3 +393,22 @@ func TestParseCatalogueQuirks(t *testing.T) {
 		}
 	}
 }
+
+// The session quirks parse under their names and render back.
+func TestParseSessionQuirks(t *testing.T) {
+	in := "opensesspriv,integritycheckvalue,authcap,authcap_short,nochecksumcheck,activate_new_id," +
+		"unexpectedauth,forcepermsg,endianseq,noauthcodecheck"
+	spec, err := ParseFaults(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Faults{OpenSessPriv: true, IntegrityCheckValue: true, AuthCap: true, AuthCapShort: true,
+		NoChecksumCheck: true, ActivateNewID: true, UnexpectedAuth: true, ForcePerMsg: true, EndianSeq: true,
+		NoAuthCodeCheck: true}
+	if spec.Faults != want {
+		t.Fatalf("got %+v\nwant %+v", spec.Faults, want)
+	}
+	if spec.String() != in {
+		t.Fatalf("String() = %q, want %q", spec.String(), in)
+	}
+}

@@ -193,6 +193,11 @@ func (b *BMC) responseMessage(req *wire.Message, cc wire.CompletionCode, data []
 	b.respData = append(append(b.respData[:0], uint8(cc)), data...)
 	m := responseTo(req, b.respData)
 	b.msgScratch = m.AppendTo(b.msgScratch[:0])
+	if b.faults.Load().NoChecksumCheck && len(b.msgScratch) > 0 {
+		// Both checksums wrong, as Supermicro X9 firmware sends them.
+		b.msgScratch[2] ^= 0x5a
+		b.msgScratch[len(b.msgScratch)-1] ^= 0xa5
+	}
 	return b.msgScratch
 }
 
@@ -259,6 +264,9 @@ func (b *BMC) openSession(payload []byte, from netip.AddrPort, now time.Time, f 
 	}
 	s.lastActivity = now
 	resp.MaxPrivilege = s.maxPriv
+	if f.OpenSessPriv {
+		resp.MaxPrivilege = req.MaxPrivilege
+	}
 	resp.BMCSessionID = s.bmcID
 	resp.AuthAlgorithm = uint8(s.suite.Auth)
 	resp.IntegrityAlgorithm = uint8(s.suite.Integrity)
@@ -430,5 +438,10 @@ func (b *BMC) rakp3(payload []byte, now time.Time, f *Faults, dst []byte) []byte
 	}
 	s.lastActivity = now
 	resp.IntegrityCheck = hs.RAKP4IntegrityCheck(keys.SIK)
+	if f.IntegrityCheckValue && len(resp.IntegrityCheck) == 0 {
+		// A value where the suite has none: bytes of no meaning.
+		resp.IntegrityCheck = make([]byte, 12)
+		randReader{b.rng}.Read(resp.IntegrityCheck)
+	}
 	return reply(wire.RAKPStatusOK)
 }

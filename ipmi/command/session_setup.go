@@ -119,8 +119,14 @@ func (r *GetChannelAuthCapabilitiesResponse) AppendTo(b []byte) []byte {
 }
 
 func (r *GetChannelAuthCapabilitiesResponse) Unmarshal(data []byte) error {
-	if err := checkFixedLen("get channel auth capabilities response", data, channelAuthCapabilitiesLen); err != nil {
+	// Some BMCs and simulators leave out the last byte (OEM auxiliary
+	// data); ipmitool and FreeIPMI accept that, so do we.
+	if err := checkFixedLen("get channel auth capabilities response", data, channelAuthCapabilitiesLen-1); err != nil {
 		return err
+	}
+	var aux uint8
+	if len(data) >= channelAuthCapabilitiesLen {
+		aux = data[7]
 	}
 	*r = GetChannelAuthCapabilitiesResponse{
 		Channel:                data[0],
@@ -135,7 +141,7 @@ func (r *GetChannelAuthCapabilitiesResponse) Unmarshal(data []byte) error {
 		SupportsIPMIv15:        data[3]&0x01 != 0,
 		SupportsIPMIv20:        data[3]&0x02 != 0,
 		OEMID:                  uint32(data[4]) | uint32(data[5])<<8 | uint32(data[6])<<16,
-		OEMAuxData:             data[7],
+		OEMAuxData:             aux,
 	}
 	return nil
 }

@@ -44,7 +44,15 @@ func TestGetChannelAuthCapabilities(t *testing.T) {
 			},
 		},
 	})
-	runShort(t, "auth caps response", "01 97 06 03 00 00 00 00", 8, fresh)
+	runVectors(t, []vectorCase{{
+		// Without the OEM auxiliary data byte, as some simulators send it.
+		name: "7 bytes", vector: "01 97 06 03 00 00 00", fresh: fresh,
+		want: &command.GetChannelAuthCapabilitiesResponse{
+			Channel: 1, ExtendedCapabilities: true, AuthTypes: 0x17,
+			NonNullUserNames: true, NullUserNames: true, SupportsIPMIv15: true, SupportsIPMIv20: true,
+		},
+	}})
+	runShort(t, "auth caps response", "01 97 06 03 00 00 00 00", 7, fresh)
 
 	s := command.AuthTypeSupport(0x17)
 	for a, want := range map[wire.AuthType]bool{
