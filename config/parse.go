@@ -110,11 +110,16 @@ func Load(path string) (*Config, []Warning, error) {
 // Every error found is returned, one per line of err.Error(), each a
 // *Error; warnings come only with a config.
 func Parse(data []byte, name string) (*Config, []Warning, error) {
-	return parse(data, name, readSecretFile)
+	return parseFiles(data, name, diskFiles)
 }
 
+// parse reads every file the config names with readFile (tests, fuzzing).
 func parse(data []byte, name string, readFile readFileFunc) (*Config, []Warning, error) {
-	p := &parser{file: name, dir: filepath.Dir(name), readFile: readFile}
+	return parseFiles(data, name, fileSource{secret: readFile})
+}
+
+func parseFiles(data []byte, name string, files fileSource) (*Config, []Warning, error) {
+	p := &parser{file: name, dir: filepath.Dir(name), readFile: files.secret, files: files}
 	var cfg *Config
 	if f, lines := p.decode(data); f != nil {
 		cfg = p.validate(f, lines)
@@ -130,6 +135,7 @@ type parser struct {
 	file     string
 	dir      string
 	readFile readFileFunc
+	files    fileSource
 	errs     []*Error
 	warnings []Warning
 	// shapeLines are the lines decode found a problem of structure on;
@@ -217,9 +223,7 @@ func (p *parser) decode(data []byte) (*fileConfig, map[string]moduleShape) {
 		return nil, nil
 	}
 	var f fileConfig
-	dec = yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
+	if err := decodeKnownFields(data, &f); err != nil {
 		var typeErr *yaml.TypeError
 		if !errors.As(err, &typeErr) {
 			p.yamlError(err.Error(), err)
@@ -230,6 +234,21 @@ func (p *parser) decode(data []byte) (*fileConfig, map[string]moduleShape) {
 		}
 	}
 	return &f, lines
+}
+
+// decodeKnownFields decodes data into f with yaml.v3, known fields only.
+// yaml.v3 panics on some malformed mappings (a mapping used as a key
+// merged with <<, found by FuzzParse): that is an error in the file, not
+// a reason to stop the process.
+func decodeKnownFields(data []byte, f *fileConfig) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cannot decode the file: %v", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	return dec.Decode(f)
 }
 
 // checkShape reports, in the user's terms, what yaml.v3 would report in
