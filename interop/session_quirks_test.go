@@ -56,7 +56,7 @@ func TestSessionQuirks(t *testing.T) {
 		{name: "rakp2_zero_tag", sim: simOpts{faults: "rakp2_zero_tag"}, wantUp: true},
 		{name: "suite17_only", sim: simOpts{cipherSuites: []uint8{17}}, wantUp: true},
 		{name: "suite3_disabled", sim: simOpts{cipherSuites: []uint8{1, 2, 15, 16, 17}}, wantUp: true},
-		{name: "authcap", sim: simOpts{faults: "authcap"}, wantUp: true},
+		{name: "authcap", sim: simOpts{faults: "authcap"}, wantUp: true}, // RMCP+; IPMI 1.5 below
 		{name: "authcap_short", sim: simOpts{faults: "authcap_short"}, wantUp: true},
 		{name: "integritycheckvalue_suite3", sim: simOpts{faults: "integritycheckvalue"}, wantUp: true},
 		{name: "integritycheckvalue_suite0", sim: simOpts{cipherSuites: []uint8{0}, faults: "integritycheckvalue"},
@@ -83,6 +83,7 @@ func TestSessionQuirksNeedingClientChanges(t *testing.T) {
 		{name: "forcepermsg", sim: simOpts{authTypes15: v15, faults: "forcepermsg"}, module: lan, wantUp: true},
 		{name: "endianseq", sim: simOpts{authTypes15: v15, faults: "endianseq"}, module: lan, wantUp: true},
 		{name: "noauthcodecheck", sim: simOpts{authTypes15: v15, faults: "noauthcodecheck"}, module: lan, wantUp: true},
+		{name: "ipmi15_authcap", sim: simOpts{authTypes15: v15, faults: "authcap"}, module: lan, wantUp: true},
 		{name: "ipmi15_nochecksumcheck", sim: simOpts{authTypes15: v15, faults: "nochecksumcheck"}, module: lan, wantUp: true},
 	} {
 		t.Run(q.name, func(t *testing.T) { runSessionQuirk(t, q) })
