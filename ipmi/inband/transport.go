@@ -153,14 +153,14 @@ func (t *Transport) Exchange(ctx context.Context, target wire.Target, netFn wire
 			return cc, resp, nil
 		}
 		if perr != nil {
-			return 0, nil, fmt.Errorf("%w through %s: completion code 0x%02x (%s) from the driver, and Get Device ID: %w",
-				ErrNoBMC, t.path, uint8(cc), cc, perr)
+			return 0, nil, fmt.Errorf("%w through %s: completion code %s from the driver, and Get Device ID: %w",
+				ErrNoBMC, t.path, cc, perr)
 		}
-		return 0, nil, fmt.Errorf("%w through %s: completion code 0x%02x (%s) from the driver, and 0x%02x to Get Device ID",
-			ErrNoBMC, t.path, uint8(cc), cc, uint8(pcc))
+		return 0, nil, fmt.Errorf("%w through %s: completion code %s from the driver, and %s to Get Device ID",
+			ErrNoBMC, t.path, cc, pcc)
 	}
-	return 0, nil, fmt.Errorf("%w through %s: completion code 0x%02x (%s) from the driver to Get Device ID",
-		ErrNoBMC, t.path, uint8(cc), cc)
+	return 0, nil, fmt.Errorf("%w through %s: completion code %s from the driver to Get Device ID",
+		ErrNoBMC, t.path, cc)
 }
 
 // driverFailure reports the completion codes the kernel's system
