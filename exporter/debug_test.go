@@ -62,7 +62,7 @@ func TestDebugShowsWhy(t *testing.T) {
 			`session="cipher suites" offered="[0 1 2 3 6 7 8 11 12 15 16 17]"`,
 			// The user account may not read the LAN configuration.
 			`completion_code="0xd4 (insufficient privilege level)"`,
-			`msg="collector failed" collector=lan`,
+			`msg="collector needs a higher privilege" collector=lan`, // not the BMC failing
 			`ipmi_up{collector="lan"} 0`,
 		} {
 			if !strings.Contains(out, want) {
