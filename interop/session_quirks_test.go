@@ -62,7 +62,7 @@ func TestSessionQuirks(t *testing.T) {
 		{name: "integritycheckvalue_suite0", sim: simOpts{cipherSuites: []uint8{0}, faults: "integritycheckvalue"},
 			module: []string{"cipher_suite: 0"}, wantUp: true},
 		{name: "aes_pad_full_block", sim: simOpts{faults: "aes_pad_full_block"}, wantUp: true},
-		{name: "insufficient_resources", sim: simOpts{faults: "sessions_full"}, refusal: "cannot open BMC session"},
+		{name: "insufficient_resources", sim: simOpts{faults: "sessions_full"}, refusal: "no free session slot"},
 		{name: "ipmi15_md5", sim: simOpts{authTypes15: v15}, module: []string{"driver: LAN"}, wantUp: true},
 		{name: "ipmi15_authcap_short", sim: simOpts{authTypes15: v15, faults: "authcap_short"}, module: []string{"driver: LAN"}, wantUp: true},
 	} {
