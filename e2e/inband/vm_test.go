@@ -48,7 +48,9 @@ func TestInbandVM(t *testing.T) {
 	cmd := exec.CommandContext(ctx, vm.qemu,
 		"-M", "pc", "-accel", "tcg", "-cpu", "qemu64", "-m", "256", "-smp", "1",
 		"-kernel", vm.vmlinux, "-initrd", initrd,
-		"-append", "console=ttyS0 panic=-1 quiet mitigations=off",
+		// Unknown key=value arguments reach /init as environment:
+		// INBAND_VM_WARM=N times N warm scrapes (docs/benchmarks.md).
+		"-append", "console=ttyS0 panic=-1 quiet mitigations=off INBAND_WARM="+warmScrapes(),
 		"-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
 		"-chardev", fmt.Sprintf("socket,id=ipmi0,host=127.0.0.1,port=%d,reconnect=10", serialPort),
 		"-device", "ipmi-bmc-extern,chardev=ipmi0,id=bmc0",
@@ -306,6 +308,20 @@ func blankLabel(line, name string) string {
 	return line[:i+len(key)] + line[i+len(key)+j:]
 }
 
+// warmScrapes is $INBAND_VM_WARM when it is a number, else 5.
+func warmScrapes() string {
+	w := os.Getenv("INBAND_VM_WARM")
+	for _, c := range w {
+		if c < '0' || c > '9' {
+			return "5"
+		}
+	}
+	if w == "" {
+		return "5"
+	}
+	return w
+}
+
 func find(lines []string, marker string) string {
 	for _, l := range lines {
 		if i := strings.Index(l, marker); i >= 0 {
@@ -392,7 +408,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 /probe -mode missing
 insmod /lib/ipmi_msghandler.ko && insmod /lib/ipmi_devintf.ko && insmod /lib/ipmi_si.ko
-/probe -mode main
+/probe -mode main -warm "${INBAND_WARM:-5}"
 echo "INBAND-EXIT $?"
 poweroff -f
 `
