@@ -67,9 +67,6 @@ const (
 	DefaultStaleAfter    = 20 * time.Second
 	// maxRetryInterval caps the exponential retransmit backoff.
 	maxRetryInterval = 2 * time.Second
-	// maxWindow: requests in flight are told apart by the 6-bit rqSeq, and
-	// the BMC's own queue is the real limit long before 63.
-	maxWindow = 32
 )
 
 // Config describes one BMC session. The zero value of every field but
@@ -100,9 +97,13 @@ type Config struct {
 	Memory *Memory
 	// AuthType15 is the IPMI v1.5 authentication type (DriverLAN only).
 	AuthType15 AuthType15
-	// Window is how many requests may be in flight at once (default 1:
-	// many BMCs corrupt or drop replies beyond that).
+	// Window is how many requests may be in flight at once, or
+	// WindowAuto: adaptive, from 1 up to MaxWindow, as the BMC copes
+	// (window.go). Zero means 1.
 	Window int
+	// MaxWindow caps the adaptive window (default DefaultMaxWindow, at
+	// most 63).
+	MaxWindow int
 	// Timeout is how long one request, or one step of session setup, may
 	// go unanswered (within the caller's deadline, which still bounds
 	// everything). A request on an open session unanswered this long
@@ -114,9 +115,14 @@ type Config struct {
 	// rather than after Timeout: the BMC has probably expired it. Default
 	// DefaultStaleAfter, below the 30-60 s idle timeout of BMCs.
 	StaleAfter time.Duration
-	// RetryInterval is the wait before the first retransmit; each further
-	// one doubles it (up to 2 s). Default DefaultRetryInterval.
+	// RetryInterval is the wait before the first retransmit of a kind of
+	// request whose response time is not measured yet; once it is, the
+	// wait follows it (rto.go). Each further retransmit doubles the wait
+	// (up to 2 s). Default DefaultRetryInterval.
 	RetryInterval time.Duration
+	// MinRetryInterval is the least wait before a retransmit, however
+	// fast the BMC answers. Default DefaultMinRetryInterval.
+	MinRetryInterval time.Duration
 	// Observer receives metrics events; nil observes nothing.
 	Observer Observer
 	// Resolver resolves Host; nil means net.DefaultResolver.
@@ -138,17 +144,25 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Lookup < LookupAuto || c.Lookup > LookupNamePrivilege {
 		return c, fmt.Errorf("ipmi session: unknown lookup mode %d", c.Lookup)
 	}
-	if c.Window <= 0 {
+	switch {
+	case c.Window == WindowAuto:
+	case c.Window <= 0:
 		c.Window = 1
-	}
-	if c.Window > maxWindow {
+	case c.Window > maxWindow:
 		c.Window = maxWindow
 	}
+	if c.MaxWindow <= 0 {
+		c.MaxWindow = DefaultMaxWindow
+	}
+	c.MaxWindow = min(c.MaxWindow, maxWindow)
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
 	}
 	if c.RetryInterval <= 0 {
 		c.RetryInterval = DefaultRetryInterval
+	}
+	if c.MinRetryInterval <= 0 {
+		c.MinRetryInterval = DefaultMinRetryInterval
 	}
 	if c.StaleAfter <= 0 {
 		c.StaleAfter = DefaultStaleAfter

@@ -22,11 +22,15 @@ type request struct {
 	bridged   bool
 	acked     bool // bridged: Send Message accepted, the target's answer is due
 	firstSent time.Time
-	done      chan struct{} // signalled once on completion, for followers
-	completed bool
-	code      wire.CompletionCode
-	resp      []byte
-	err       error // completion with an error (bridging failure, session gone)
+	// retransmitted: sent more than once in this attempt (its round trip
+	// is no sample, Karn's rule); reordered: answered while a request sent
+	// before it still waited.
+	retransmitted, reordered bool
+	done                     chan struct{} // signalled once on completion, for followers
+	completed                bool
+	code                     wire.CompletionCode
+	resp                     []byte
+	err                      error // completion with an error (bridging failure, session gone)
 }
 
 // Exchange sends one request and returns the completion code and the
@@ -80,17 +84,66 @@ func (s *Session) exchange(ctx context.Context, target wire.Target, netFn wire.N
 	if netFn.IsResponse() {
 		return 0, nil, fmt.Errorf("ipmi session: netfn 0x%02x is a response netfn", uint8(netFn))
 	}
-	select {
-	case s.slots <- struct{}{}:
-	case <-ctx.Done():
-		return 0, nil, fmt.Errorf("%w: waiting for a request slot: %w", ErrTimeout, ctx.Err())
-	}
-	defer func() { <-s.slots }()
 	r := s.getRequest()
 	defer s.putRequest(r)
 	r.netFn, r.cmd, r.data, r.target = netFn, cmd, data, target
 	r.bridged = !target.IsBMC()
+	for busy := 0; ; busy++ {
+		if err := s.win.acquire(ctx); err != nil {
+			return 0, nil, fmt.Errorf("%w: waiting for a request slot: %w", ErrTimeout, err)
+		}
+		code, resp, err := s.exchangeInWindow(ctx, r)
+		clean := err == nil && !r.retransmitted && !r.reordered && code != wire.CCNodeBusy
+		s.win.release(clean)
+		if clean || !s.win.adaptive {
+			return code, resp, err
+		}
+		if s.win.trouble() {
+			s.windowChanged(ctx, r, code)
+		}
+		// A BMC busy with what we sent at once: the window is smaller
+		// now; ask again, a couple of times, after a round trip.
+		if err != nil || code != wire.CCNodeBusy || busy >= maxBusyRetries {
+			return code, resp, err
+		}
+		s.mu.Lock()
+		wait := s.rtt.timeout(kindOf(netFn, cmd, r.bridged), s.cfg.RetryInterval)
+		s.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return code, resp, err
+		}
+	}
+}
 
+// maxBusyRetries bounds how often the adaptive window asks again after a
+// "node busy" answer.
+const maxBusyRetries = 2
+
+// windowChanged reports the adaptive window's new size to the trace and
+// remembers it for the BMC's next session.
+func (s *Session) windowChanged(ctx context.Context, r *request, code wire.CompletionCode) {
+	size := s.win.size()
+	s.cfg.Memory.rememberWindow(size)
+	if t := tracerFrom(ctx); t != nil {
+		why := "retransmit"
+		switch {
+		case code == wire.CCNodeBusy:
+			why = "node busy"
+		case r.reordered:
+			why = "reply out of order"
+		}
+		t.Trace("window", "size", size, "after", why, "command", CommandName(r.netFn, r.cmd))
+	}
+}
+
+// exchangeInWindow runs r, re-establishing the session once if it looks
+// gone. The caller holds a window slot.
+func (s *Session) exchangeInWindow(ctx context.Context, r *request) (wire.CompletionCode, []byte, error) {
+	r.retransmitted, r.reordered = false, false
 	reopened := false
 	for {
 		s.stateMu.RLock()
@@ -100,7 +153,7 @@ func (s *Session) exchange(ctx context.Context, target wire.Target, netFn wire.N
 			if r.err != nil {
 				return 0, nil, r.err
 			}
-			if s.cfg.Window > 1 {
+			if s.cfg.Window != 1 {
 				return r.code, append([]byte(nil), r.resp...), nil
 			}
 			return r.code, r.resp, nil
@@ -248,7 +301,9 @@ func (s *Session) attempt(ctx context.Context, r *request, deadline time.Time) e
 		return err
 	}
 
-	interval := s.cfg.RetryInterval
+	s.mu.Lock()
+	interval := s.rtt.timeout(kindOf(r.netFn, r.cmd, r.bridged), s.cfg.RetryInterval)
+	s.mu.Unlock()
 	nextSend := r.firstSent.Add(interval)
 	// A cancelled context must interrupt a blocked read. Registering the
 	// kick costs two allocations, so the hot path (an answer before the
@@ -284,6 +339,7 @@ func (s *Session) attempt(ctx context.Context, r *request, deadline time.Time) e
 			s.mu.Lock()
 			if !r.completed {
 				err = s.sendLocked(r)
+				r.retransmitted = true
 			}
 			s.mu.Unlock()
 			if err != nil {
@@ -293,6 +349,9 @@ func (s *Session) attempt(ctx context.Context, r *request, deadline time.Time) e
 			if t := tracerFrom(ctx); t != nil {
 				t.Trace("retransmit", "command", CommandName(r.netFn, r.cmd), "after", now.Sub(r.firstSent).Round(time.Millisecond))
 			}
+			s.mu.Lock()
+			s.rtt.backOff(kindOf(r.netFn, r.cmd, r.bridged), interval)
+			s.mu.Unlock()
 			interval = min(2*interval, maxRetryInterval)
 			nextSend = now.Add(interval)
 			continue
@@ -381,6 +440,19 @@ func (s *Session) readUntil(ctx context.Context, r *request, wake time.Time) err
 func (s *Session) replyDropped(ctx context.Context, reason string) {
 	if d, ok := s.obs.(DropObserver); ok {
 		d.ReplyDropped(reason)
+	}
+	switch reason {
+	case "checksum", "integrity", "malformed", dropUnexpected:
+		// A corrupt reply: a BMC overwhelmed by the requests in flight
+		// (late and duplicate answers are ours to expect after a
+		// retransmit, and another session's are not this BMC's fault).
+		if s.win.trouble() {
+			size := s.win.size()
+			s.cfg.Memory.rememberWindow(size)
+			if t := tracerFrom(ctx); t != nil {
+				t.Trace("window", "size", size, "after", "reply dropped: "+reason)
+			}
+		}
 	}
 	if t := tracerFrom(ctx); t != nil {
 		t.Trace("reply dropped", "reason", reason)
@@ -479,6 +551,17 @@ func (s *Session) sessionlessLocked(m wire.Message) {
 func (s *Session) completeLocked(r *request, code wire.CompletionCode, data []byte, err error) {
 	if err == nil && r.firstSent.After(s.answeredSince) {
 		s.answeredSince = r.firstSent
+	}
+	if err == nil && !r.retransmitted {
+		s.rtt.sample(kindOf(r.netFn, r.cmd, r.bridged), time.Since(r.firstSent))
+	}
+	if s.win.adaptive {
+		for _, p := range s.pending {
+			if p != nil && p != r && !p.completed && !p.bridged && !r.bridged && p.firstSent.Before(r.firstSent) {
+				r.reordered = true
+				break
+			}
+		}
 	}
 	r.completed = true
 	r.code = code

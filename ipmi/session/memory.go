@@ -55,6 +55,27 @@ type Memory struct {
 	mu     sync.Mutex
 	lookup LookupMode // LookupAuto: not known
 	suite  int        // suite ID + 1; 0: not known
+	window int        // adaptive window last run at; 0: not known
+}
+
+// Window returns the adaptive window the BMC's last session ran at, or 0.
+func (m *Memory) Window() int {
+	if m == nil {
+		return 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.window
+}
+
+// rememberWindow records the adaptive window a session runs at.
+func (m *Memory) rememberWindow(n int) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	m.window = n
+	m.mu.Unlock()
 }
 
 // Lookup returns the lookup mode that last worked, or LookupAuto.

@@ -48,8 +48,8 @@ type Session struct {
 	// context being cancelled (see Exchange).
 	kick func()
 
-	// slots holds one token per request in flight (Config.Window).
-	slots chan struct{}
+	// win bounds the requests in flight (Config.Window; window.go).
+	win *window
 	// readToken is held by the one goroutine reading the socket; it hands
 	// every response to the request it belongs to. No goroutine of our own
 	// reads: callers take turns.
@@ -75,6 +75,9 @@ type Session struct {
 	answeredSince time.Time
 	// expiry learns how long this BMC keeps an idle session (expiry.go).
 	expiry idleExpiry
+	// rtt estimates the BMC's response times, for the retransmission
+	// timeout (rto.go).
+	rtt rttTable
 	// Encode buffers, reused by every send.
 	msgBuf, innerBuf, sendBuf []byte
 	// rbuf is read into by the readToken holder, then processed under mu.
@@ -94,7 +97,8 @@ func newSession(cfg Config, addr string, conn *net.UDPConn) *Session {
 		addr:      addr,
 		conn:      conn,
 		sock:      newDatagramSocket(conn),
-		slots:     make(chan struct{}, cfg.Window),
+		win:       newWindow(cfg.Window, cfg.MaxWindow, cfg.Memory.Window()),
+		rtt:       rttTable{floor: cfg.MinRetryInterval},
 		readToken: make(chan struct{}, 1),
 		rbuf:      make([]byte, readBufferSize),
 		msgBuf:    make([]byte, 0, 300),
@@ -284,10 +288,9 @@ func (s *Session) Close(ctx context.Context) error {
 	s.mu.Unlock()
 
 	var err error
-	select {
-	case s.slots <- struct{}{}:
-		defer func() { <-s.slots }()
-	case <-ctx.Done():
+	if werr := s.win.acquire(ctx); werr == nil {
+		defer s.win.release(false)
+	} else {
 		// Requests still in flight hold the slots: give up on Close
 		// Session, and close the socket now so they end at once rather
 		// than at their deadlines.

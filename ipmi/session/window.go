@@ -1,0 +1,141 @@
+package session
+
+import (
+	"context"
+	"sync"
+)
+
+// Requests in flight: a fixed Config.Window, or an adaptive window
+// (WindowAuto) that finds how many a BMC handles. BMCs differ widely: some
+// queue dozens of requests, some drop, corrupt or refuse (0xC0, node
+// busy) the ones beyond their buffer, some answer out of order. One
+// request at a time is safe everywhere and slow at any distance: a warm
+// scrape is about 57 round trips.
+//
+// The adaptive window starts at 1 (or at what this BMC sustained before,
+// from Config.Memory) and grows by one after each window's worth of clean
+// answers (answered at the first send, in order, no busy code), up to
+// Config.MaxWindow. Any sign of trouble (a retransmit, a busy BMC, a reply
+// it had to drop as corrupt, a reply out of order) halves it at once and
+// caps its growth just below the size that saw trouble, so it settles
+// where the BMC copes; after probeCleanRounds clean windows at that cap it
+// tries one more, since a lost datagram is not a BMC's limit.
+const (
+	// WindowAuto selects the adaptive window (Config.Window).
+	WindowAuto = -1
+	// DefaultMaxWindow caps the adaptive window.
+	DefaultMaxWindow = 8
+	// maxWindow: requests in flight are told apart by the 6-bit rqSeq.
+	maxWindow = 63
+	// probeCleanRounds is how many clean windows at the cap make the
+	// window try one more request in flight.
+	probeCleanRounds = 16
+)
+
+// window is a semaphore for requests in flight whose size may change. The
+// hot path (a slot free, nobody waiting) allocates nothing.
+type window struct {
+	mu       sync.Mutex
+	adaptive bool
+	limit    int // requests allowed in flight now
+	max      int // Config.MaxWindow, or the fixed window
+	ceiling  int // growth stops here (just below where trouble was seen)
+	inflight int
+	clean    int // clean answers since the last change
+	rounds   int // clean windows at the ceiling
+	waiting  int
+	wake     chan struct{} // closed when a slot frees or the limit grows
+}
+
+func newWindow(fixed, maxAuto, start int) *window {
+	w := &window{wake: make(chan struct{})}
+	if fixed != WindowAuto {
+		w.limit, w.max, w.ceiling = fixed, fixed, fixed
+		return w
+	}
+	w.adaptive = true
+	w.max, w.ceiling = maxAuto, maxAuto
+	w.limit = min(max(start, 1), maxAuto)
+	return w
+}
+
+// acquire waits for a slot until ctx ends.
+func (w *window) acquire(ctx context.Context) error {
+	w.mu.Lock()
+	for w.inflight >= w.limit {
+		wake := w.wake
+		w.waiting++
+		w.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			w.mu.Lock()
+			w.waiting--
+			w.mu.Unlock()
+			return ctx.Err()
+		}
+		w.mu.Lock()
+		w.waiting--
+	}
+	w.inflight++
+	w.mu.Unlock()
+	return nil
+}
+
+// release frees a slot. clean says the request went without trouble: it
+// counts towards growing the window.
+func (w *window) release(clean bool) {
+	w.mu.Lock()
+	w.inflight--
+	if w.adaptive && clean {
+		w.clean++
+		if w.clean >= w.limit {
+			w.clean = 0
+			switch {
+			case w.limit < w.ceiling:
+				w.limit++
+			case w.ceiling < w.max:
+				w.rounds++
+				if w.rounds >= probeCleanRounds {
+					w.rounds = 0
+					w.ceiling++
+				}
+			}
+		}
+	}
+	w.wakeLocked()
+	w.mu.Unlock()
+}
+
+// trouble halves the adaptive window and caps its growth below the size
+// that saw trouble. It reports whether the window changed.
+func (w *window) trouble() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.adaptive {
+		return false
+	}
+	w.clean, w.rounds = 0, 0
+	if w.limit > 1 {
+		w.ceiling = w.limit - 1
+	}
+	next := max(w.limit/2, 1)
+	changed := next != w.limit
+	w.limit = next
+	return changed
+}
+
+// wakeLocked wakes the waiters, if any.
+func (w *window) wakeLocked() {
+	if w.waiting > 0 {
+		close(w.wake)
+		w.wake = make(chan struct{})
+	}
+}
+
+// size returns the requests allowed in flight now.
+func (w *window) size() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.limit
+}

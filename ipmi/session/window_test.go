@@ -1,0 +1,133 @@
+package session
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
+)
+
+// cleanRounds releases n windows' worth of clean requests.
+func cleanRounds(w *window, n int) {
+	for range n {
+		size := w.size()
+		for range size {
+			_ = w.acquire(context.Background())
+			w.release(true)
+		}
+	}
+}
+
+func TestAdaptiveWindow(t *testing.T) {
+	w := newWindow(WindowAuto, 8, 0)
+	if w.size() != 1 {
+		t.Fatalf("starts at %d, want 1", w.size())
+	}
+	cleanRounds(w, 20)
+	if w.size() != 8 {
+		t.Fatalf("after clean rounds: %d, want the cap 8", w.size())
+	}
+	// Trouble at 8 halves the window and caps growth at 7.
+	if !w.trouble() || w.size() != 4 {
+		t.Fatalf("after trouble: %d, want 4", w.size())
+	}
+	cleanRounds(w, 10)
+	if w.size() != 7 {
+		t.Fatalf("regrown to %d, want 7 (below where trouble was)", w.size())
+	}
+	// After probeCleanRounds clean windows at 7 it tries 8 again.
+	cleanRounds(w, probeCleanRounds+2)
+	if w.size() != 8 {
+		t.Fatalf("after probing: %d, want 8", w.size())
+	}
+	// Trouble at 1 stays at 1.
+	for range 5 {
+		w.trouble()
+	}
+	if w.size() != 1 {
+		t.Fatalf("after repeated trouble: %d, want 1", w.size())
+	}
+	if w.trouble() {
+		t.Error("trouble at window 1 reported a change")
+	}
+
+	// A remembered window is where the next session starts.
+	if w := newWindow(WindowAuto, 8, 5); w.size() != 5 {
+		t.Errorf("start from memory: %d, want 5", w.size())
+	}
+	// A fixed window never changes.
+	fixed := newWindow(3, 8, 0)
+	cleanRounds(fixed, 10)
+	if fixed.trouble() || fixed.size() != 3 {
+		t.Errorf("fixed window moved to %d", fixed.size())
+	}
+}
+
+// TestWindowWaits: a caller beyond the window waits until a slot frees,
+// and gives up with its context.
+func TestWindowWaits(t *testing.T) {
+	w := newWindow(1, 1, 0)
+	if err := w.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := w.acquire(ctx); err == nil {
+		t.Fatal("acquired a second slot of a window of 1")
+	}
+	got := make(chan error, 1)
+	go func() { got <- w.acquire(context.Background()) }()
+	w.release(true)
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	w.release(true)
+	if w.inflight != 0 || w.waiting != 0 {
+		t.Errorf("inflight %d waiting %d after all released", w.inflight, w.waiting)
+	}
+}
+
+// TestAutoWindowSession: on a clean BMC the adaptive window grows to its
+// cap under concurrent callers; a lost reply halves it, and the next
+// session to the BMC starts where this one left off.
+func TestAutoWindowSession(t *testing.T) {
+	b := newFakeBMC(t)
+	mem := &Memory{}
+	cfg := testConfig(b, nil)
+	cfg.Window, cfg.MaxWindow, cfg.Memory = WindowAuto, 4, mem
+	s := mustOpen(t, cfg)
+	done := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for range 30 {
+				if _, err := readSensor(t, s, wire.Target{}); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.win.size(); n != 4 {
+		t.Fatalf("window %d after 120 clean answers, want the cap 4", n)
+	}
+	b.set(func(b *fakeBMC) { b.faults.dropReplies = 1 })
+	if _, err := readSensor(t, s, wire.Target{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.win.size(); n != 2 || mem.Window() != 2 {
+		t.Fatalf("after a lost reply: window %d, remembered %d, want 2", n, mem.Window())
+	}
+	closeSession(t, s)
+	s = mustOpen(t, cfg)
+	defer closeSession(t, s)
+	if n := s.win.size(); n != 2 {
+		t.Errorf("next session starts at %d, want the remembered 2", n)
+	}
+}
