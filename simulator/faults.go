@@ -288,6 +288,9 @@ func ParseFaults(s string) (FaultSpec, error) {
 				break
 			}
 			spec.Quirks.ReadingCC, err = parseByte(key, cc)
+			if err == nil && spec.Quirks.ReadingCC == 0 {
+				err = fmt.Errorf("fault reading_cc=%q: completion code 0 is no failure", val)
+			}
 			spec.Quirks.ReadingCCSensor = sensor
 		case "discretereading":
 			if val == "" {

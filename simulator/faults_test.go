@@ -412,3 +412,22 @@ func TestParseSessionQuirks(t *testing.T) {
 		t.Fatalf("String() = %q, want %q", spec.String(), in)
 	}
 }
+
+// FuzzParseFaults: any spec either fails to parse or renders back to a
+// spec that parses to the same value.
+func FuzzParseFaults(f *testing.F) {
+	for _, s := range []string{"", "loss=0.3,latency=1s", "reading_cc=0xcb@CPU1 Temp,sdr_duplicate=3",
+		"assumemaxsdrrecordcount,assumebmcowner=0x30,opensesspriv,endianseq", "sdr_same_name=Status"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		spec, err := ParseFaults(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseFaults(spec.String())
+		if err != nil || again != spec {
+			t.Fatalf("%q parsed to %+v, rendered %q, reparsed %+v (%v)", s, spec, spec.String(), again, err)
+		}
+	})
+}
