@@ -191,7 +191,7 @@ func run(args []string, stdout, stderr *os.File) int {
 				"hint", "copy config.example.yml to "+f.configFile+" and edit it (or name another file with --config.file), or try --demo, which needs none")
 			return 1
 		}
-		level.Error(logger).Log("msg", "cannot load configuration", "err", err)
+		config.LogErrors(logger, "cannot load configuration", err)
 		return 1
 	}
 
@@ -219,7 +219,7 @@ func run(args []string, stdout, stderr *os.File) int {
 		warnings, err := store.Reload()
 		config.LogWarnings(logger, warnings)
 		if err != nil {
-			level.Error(logger).Log("msg", "reload failed, keeping the previous configuration", "err", err)
+			config.LogErrors(logger, "reload failed, keeping the previous configuration", err)
 			return err
 		}
 		cfg := store.Current()

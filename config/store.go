@@ -128,3 +128,16 @@ func LogWarnings(logger log.Logger, warnings []Warning) {
 		_ = level.Warn(logger).Log(kv...)
 	}
 }
+
+// LogErrors logs a failed load: one line per problem in the file (each
+// "file:line: reason", the form editors jump to), so that several errors
+// read as several lines rather than one line of escaped newlines.
+func LogErrors(logger log.Logger, msg string, err error) {
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	for _, e := range errs {
+		_ = level.Error(logger).Log("msg", msg, "err", e)
+	}
+}

@@ -226,3 +226,28 @@ func TestLogWarnings(t *testing.T) {
 		t.Errorf("log output:\n%s\nwant:\n%s", buf.String(), want)
 	}
 }
+
+// A file with several errors logs one line per error, each with its file
+// and line.
+func TestLogErrorsOneLinePerError(t *testing.T) {
+	_, _, err := Parse([]byte("modules:\n  m:\n    window: 0\n    colectors: [ipmi]\n"), "c.yml")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	var buf bytes.Buffer
+	LogErrors(log.NewLogfmtLogger(&buf), "cannot load configuration", err)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want 2 log lines, got:\n%s", buf.String())
+	}
+	for i, want := range []string{`err="c.yml:3: module \"m\": window: 0 is out of range 1-63"`, `err="c.yml:4: unknown key \"colectors\" in module \"m\" (did you mean \"collectors\"?)"`} {
+		if !strings.Contains(lines[i], want) {
+			t.Errorf("line %d: %s\nwant %s", i, lines[i], want)
+		}
+	}
+	buf.Reset()
+	LogErrors(log.NewLogfmtLogger(&buf), "cannot load configuration", errors.New("config: open x: no such file"))
+	if n := strings.Count(buf.String(), "\n"); n != 1 || !strings.Contains(buf.String(), "no such file") {
+		t.Errorf("a plain error: %q", buf.String())
+	}
+}
