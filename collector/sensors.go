@@ -23,7 +23,9 @@ import (
 )
 
 // The ipmi collector: one Get Sensor Reading per sensor of the SDR
-// repository, in repository order.
+// repository, in repository order (starting, after a scrape the deadline
+// cut short, with the first sensor that one did not read). A first SDR
+// walk the deadline cuts short goes on in the next scrape.
 //
 // Compatibility with prometheus-community/ipmi_exporter (FreeIPMI backend,
 // ipmimonitoring):
@@ -442,11 +444,23 @@ func (sensorCollector) Collect(ctx context.Context, t *Target, ch chan<- prometh
 // repository is still current, after a walk when not.
 func prepareSensors(ctx context.Context, t *Target) (*sensorTable, error) {
 	st, module := t.State, moduleOf(t)
-	opts := sdr.ReadOptions{Device: st.deviceSDR, Cached: st.repo}
+	opts := sdr.ReadOptions{Device: st.deviceSDR, Cached: st.repo, Resume: st.sdrProgress}
 	if n := module.SDRReadSize; n > 0 {
 		opts.ChunkSize = uint8(min(n, int(command.ReadWholeRecord)-1))
 	}
+	if len(t.Clients) > 1 {
+		// The walk keeps as many requests in flight as the session lets.
+		opts.Parallel = make([]sdr.Requester, len(t.Clients))
+		for i, c := range t.Clients {
+			opts.Parallel[i] = c
+		}
+	}
+	st.sdrProgress = nil
 	repo, err := sdr.ReadRepository(ctx, t.Client, opts)
+	if inc := (*sdr.IncompleteError)(nil); errors.As(err, &inc) {
+		// The deadline came first: the next scrape goes on from here.
+		st.sdrProgress = inc.Progress
+	}
 	if err != nil && st.repo == nil && !opts.Device && wire.IsCompletionCode(err, wire.CCInvalidCommand) {
 		// No SDR repository (Get SDR Repository Info unknown): a
 		// satellite-style controller keeps its sensors as device SDRs.
@@ -571,6 +585,14 @@ type sensorRead struct {
 // time by about the window. It returns how many sensors were read and
 // the error that stopped it early, if any.
 func readAll(ctx context.Context, clients []*ipmi.Client, st *State, tbl *sensorTable, reads []sensorRead, now time.Time) (int, error) {
+	// The walk starts at st.sensorStart and wraps around (see State).
+	start := st.sensorStart
+	at := func(k int) int {
+		if k += start; k >= len(tbl.sensors) {
+			k -= len(tbl.sensors)
+		}
+		return k
+	}
 	// downNow holds owners found unreachable during this walk, so their
 	// other sensors do not each wait out a timeout. st.ownerRetry is only
 	// read here; readSensors updates it after the walk.
@@ -610,14 +632,15 @@ func readAll(ctx context.Context, clients []*ipmi.Client, st *State, tbl *sensor
 		reads[i].read = false
 	}
 	if len(clients) <= 1 {
-		for i := range tbl.sensors {
+		for k := range tbl.sensors {
 			if err := ctx.Err(); err != nil {
-				return i, err
+				return k, err
 			}
+			i := at(k)
 			read(clients[0], i)
 			if reads[i].outcome == readFatal {
 				reads[i].read = false
-				return i, reads[i].err
+				return k, reads[i].err
 			}
 		}
 		return len(tbl.sensors), nil
@@ -634,10 +657,11 @@ func readAll(ctx context.Context, clients []*ipmi.Client, st *State, tbl *sensor
 		go func(c *ipmi.Client) {
 			defer wg.Done()
 			for !stopped.Load() && ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= len(tbl.sensors) {
+				k := int(next.Add(1) - 1)
+				if k >= len(tbl.sensors) {
 					return
 				}
+				i := at(k)
 				read(c, i)
 				if reads[i].outcome == readFatal {
 					stopped.Store(true)
@@ -684,7 +708,20 @@ func readSensors(ctx context.Context, t *Target, tbl *sensorTable, ch chan<- pro
 		st.reads = make([]sensorRead, len(tbl.sensors))
 	}
 	reads := st.reads[:len(tbl.sensors)]
+	if st.sensorStart >= len(tbl.sensors) {
+		st.sensorStart = 0
+	}
 	n, stopErr := readAll(ctx, clients, st, tbl, reads, now)
+	if n < len(tbl.sensors) {
+		// Cut short: the next scrape starts with the first sensor this
+		// one did not get to.
+		for k := range tbl.sensors {
+			if i := (st.sensorStart + k) % len(tbl.sensors); !reads[i].read {
+				st.sensorStart = i
+				break
+			}
+		}
+	}
 
 	// At most two fresh series per sensor: value and state. One
 	// allocation for all of them.

@@ -51,6 +51,15 @@ type State struct {
 	factors       map[int]factorCache
 	sdrGeneration uint64 // incremented whenever a new repository was read
 	ownerRetry    map[wire.Target]time.Time
+	// sdrProgress is an SDR walk a scrape's deadline cut short: the next
+	// scrape goes on from it, so a BMC whose walk takes longer than one
+	// scrape gets its sensors after a few instead of never.
+	sdrProgress *sdr.Progress
+	// sensorStart is where the next sensor walk starts, in table order: a
+	// walk cut short by the deadline leaves it at the first sensor it did
+	// not read, so consecutive cut-short scrapes cover every sensor
+	// instead of the same first ones.
+	sensorStart int
 
 	// BMC identity (bmc collector).
 	device *deviceInfo
@@ -99,7 +108,7 @@ func (s *State) unlock() { <-s.sem }
 // setSensors replaces the sensor table, and drops what was kept per
 // sensor of the old one.
 func (s *State) setSensors(tbl *sensorTable) {
-	s.sensors, s.factors = tbl, nil
+	s.sensors, s.factors, s.sensorStart = tbl, nil, 0
 }
 
 // SDRWalks is how many times the SDR repository was read in full.

@@ -83,9 +83,12 @@ func (e *IncompleteError) Error() string {
 func (e *IncompleteError) Unwrap() error { return e.Err }
 
 // incomplete wraps err in an IncompleteError carrying p when the walk
-// stopped because ctx ended; other errors are returned as they are.
+// stopped because ctx ended, or a request gave up on reaching its
+// deadline (the session may stop a request shortly before the context
+// ends, when no answer could come in time); other errors are returned as
+// they are.
 func incomplete(ctx context.Context, p *Progress, err error) error {
-	if p == nil || ctx.Err() == nil {
+	if p == nil || ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return &IncompleteError{Progress: p, Err: err}
