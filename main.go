@@ -235,7 +235,7 @@ func run(args []string, stdout, stderr *os.File) int {
 		changed := p.Evict(func(k pool.Key) bool {
 			was, ok1 := previous.Module(k.Module)
 			is, ok2 := cfg.Module(k.Module)
-			return ok1 && ok2 && !exporter.SameSessionSettings(was, is)
+			return ok1 && ok2 && !exporter.SameLogin(hostOf(k.Target), was, is)
 		}, "config_changed")
 		level.Info(logger).Log("msg", "configuration reloaded", "sessions_closed", removed+changed,
 			"sessions_closed_removed", removed, "sessions_closed_config_changed", changed)

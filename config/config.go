@@ -202,8 +202,15 @@ type Module struct {
 	WorkaroundFlags []WorkaroundFlag
 	// SELEvents are ipmi_exporter's sel_events (sel-events collector).
 	SELEvents []SELEvent
+	// CredentialsFile is credentials_file as written: credentials per
+	// target (Login), read again when it changes (RefreshCredentials).
+	CredentialsFile string
 
-	allowed allowList
+	allowed     allowList
+	credentials *credentialsFile
+	// credentialSource names the credentials_file entry a module
+	// returned by Login was made from.
+	credentialSource string
 }
 
 // SessionSettings are a module's settings that go into a session: the
@@ -285,6 +292,7 @@ func (m Module) MarshalYAML() (any, error) {
 		AuthType:         fieldIf(m.AuthType, m.Driver == DriverLAN),
 		WorkaroundFlags:  setField(listOf(m.WorkaroundFlags, func(f WorkaroundFlag) text { return text(f) })),
 		SELEvents:        setField(listOf(m.SELEvents, func(e SELEvent) SELEvent { return e })),
+		CredentialsFile:  fieldIf(text(m.CredentialsFile), m.CredentialsFile != ""),
 	}
 	out.Pass = fieldIf(m.Password, m.PasswordFile == "" && !m.Password.IsZero())
 	out.KG = fieldIf(m.KG, m.KGFile == "" && !m.KG.IsZero())

@@ -37,12 +37,14 @@ var keySamples = map[string]string{
 	"auth_type":          "auth_type: md5\n    driver: LAN",
 	"workaround_flags":   "workaround_flags: [intel20]",
 	"sel_events":         "sel_events: [{name: a, regex: b}]",
+	"credentials_file":   "credentials_file: /secrets/creds.yml",
 }
 
 // Every key a module documents changes the module it loads into: the key
 // is read by something.
 func TestEveryKeyIsRead(t *testing.T) {
-	files := map[string]string{"/secrets/pw": "pw\n", "/secrets/kg": "kg\n"}
+	files := map[string]string{"/secrets/pw": "pw\n", "/secrets/kg": "kg\n",
+		"/secrets/creds.yml": "- {targets: [10.0.0.1], user: u, pass: p}\n"}
 	base, _, err := parseWith(t, oneModule(""), files)
 	if err != nil {
 		t.Fatal(err)

@@ -110,11 +110,16 @@ func Load(path string) (*Config, []Warning, error) {
 // Every error found is returned, one per line of err.Error(), each a
 // *Error; warnings come only with a config.
 func Parse(data []byte, name string) (*Config, []Warning, error) {
-	return parse(data, name, readSecretFile)
+	return parseFiles(data, name, diskFiles)
 }
 
+// parse reads every file the config names with readFile (tests, fuzzing).
 func parse(data []byte, name string, readFile readFileFunc) (*Config, []Warning, error) {
-	p := &parser{file: name, dir: filepath.Dir(name), readFile: readFile}
+	return parseFiles(data, name, fileSource{secret: readFile})
+}
+
+func parseFiles(data []byte, name string, files fileSource) (*Config, []Warning, error) {
+	p := &parser{file: name, dir: filepath.Dir(name), readFile: files.secret, files: files}
 	var cfg *Config
 	if f, lines := p.decode(data); f != nil {
 		cfg = p.validate(f, lines)
@@ -130,6 +135,7 @@ type parser struct {
 	file     string
 	dir      string
 	readFile readFileFunc
+	files    fileSource
 	errs     []*Error
 	warnings []Warning
 	// shapeLines are the lines decode found a problem of structure on;

@@ -48,6 +48,7 @@ type fileModule struct {
 	AuthType         field[AuthType]       `yaml:"auth_type,omitempty"`
 	WorkaroundFlags  field[list[text]]     `yaml:"workaround_flags,omitempty"`
 	SELEvents        field[list[SELEvent]] `yaml:"sel_events,omitempty"`
+	CredentialsFile  field[text]           `yaml:"credentials_file,omitempty"`
 
 	// Accepted so that older files and ipmi_exporter's load, with a
 	// warning: retries was never read (a request is retransmitted until
@@ -232,6 +233,9 @@ func (p *parser) validateModule(name string, fm *fileModule, shape moduleShape) 
 		p.warnf(fm.Retries.Line, "%s: retries is no longer read and will be removed: an unanswered request is sent again until the module's timeout", ctx)
 	}
 	p.crossChecks(ctx, m, fm)
+	// Last: each entry's module is a copy of this one with the entry's
+	// credentials.
+	p.credentialsFile(ctx, m, fm.CredentialsFile)
 	return m
 }
 

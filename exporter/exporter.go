@@ -168,17 +168,27 @@ func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "%v", err)
 		return
 	}
+	// The credentials for this target (credentials_file), after
+	// allowed_targets and before any packet: a target with none is a
+	// 400 that says so, not a login with nothing.
+	m.RefreshCredentials(x.opts.Logger)
+	login, err := m.Login(host)
+	if err != nil {
+		badRequest(w, "%v", err)
+		return
+	}
 	logger := log.With(x.opts.Logger, "target", addr, "module", m.Name)
 	var debug *scrapeLog
 	if q.Get("debug") == "true" {
 		debug = newScrapeLog()
 		logger = log.With(debug.tee(x.opts.Logger), "target", addr, "module", m.Name)
 		ctx = debug.withTrace(ctx)
+		_ = debug.logger.Log("msg", "login credentials", "user", login.User, "from", login.CredentialsSource())
 	}
-	metrics, shared := x.collect(ctx, addr, m, logger)
+	metrics, shared := x.collect(ctx, addr, m, login, logger)
 	x.requests.WithLabelValues("ok").Inc()
 	if debug != nil {
-		x.writeDebug(w, debug, metrics, m, shared)
+		x.writeDebug(w, debug, metrics, login, shared)
 		return
 	}
 	x.writeMetrics(w, r, metrics, logger)
@@ -326,34 +336,39 @@ func reasonLine(msg string) string {
 }
 
 // collect runs one collection through the pool: concurrent scrapes of
-// the same target and module share it. shared reports that this call
-// joined a collection another scrape started (with its own logger and
-// context).
-func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, logger log.Logger) (metrics []prometheus.Metric, shared bool) {
+// the same target and module share it. login is m with this target's
+// credentials (Module.Login). shared reports that this call joined a
+// collection another scrape started (with its own logger and context).
+func (x *Exporter) collect(ctx context.Context, addr string, m, login *config.Module, logger log.Logger) (metrics []prometheus.Metric, shared bool) {
 	// The scrape's duration counts from here: waiting for a slot and
 	// setting up the session are part of it.
 	start := time.Now()
 	key := pool.Key{Target: addr, Module: m.Name}
 	dial := func(ctx context.Context) (pool.Session, error) {
-		return x.opts.Dial(ctx, addr, m)
+		return x.opts.Dial(ctx, addr, login)
 	}
 	ran := false
 	res, err := x.opts.Pool.Do(ctx, key, m.MaxSessions, dial, func(ctx context.Context, e *pool.Entry, ensure func(context.Context) error) (any, error) {
 		ran = true
 		st, _ := e.State.(*entryState)
+		if st != nil && e.Session != nil && st.loggedIn == e.Session && !st.login.Equal(login.SessionSettings) {
+			// How to log in to this BMC changed (a reload, or its
+			// credentials_file entry: a new password, K_G, user,
+			// privilege, ...): log out of the session opened with
+			// the old settings; ensure opens one with the new. Only
+			// this BMC's session: the others' settings did not change.
+			level.Info(logger).Log("msg", "closing the session opened with the previous login settings")
+			x.opts.Pool.Drop(e, "config_changed")
+		}
 		if st == nil || st.module != m {
-			if st != nil && e.Session != nil && !sameSessionSettings(st.module, m) {
-				// A reload changed how to log in (a new password from
-				// pass_file, a new K_G, user, privilege, ...): log out
-				// of the session opened with the old settings; ensure
-				// opens one with the new. (The reload closed the
-				// sessions that were idle then; this one was busy.)
-				level.Info(logger).Log("msg", "closing the session opened with the previous configuration's login settings")
-				x.opts.Pool.Drop(e, "config_changed")
-			}
 			// New entry, or the module changed on reload: start
-			// with fresh caches for the new settings.
-			st = &entryState{module: m, collector: collector.NewState()}
+			// with fresh caches for the new settings. What the
+			// session was opened with stays known.
+			next := &entryState{module: m, collector: collector.NewState()}
+			if st != nil {
+				next.loggedIn, next.login = st.loggedIn, st.login
+			}
+			st = next
 			e.State = st
 		}
 		// idle_timeout 0 means log out after every scrape.
@@ -362,7 +377,7 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 			e.IdleTimeout = -1
 		}
 		var openErr error
-		if rf := x.refusals.blocked(key, m, x.now()); e.Session == nil && rf != nil {
+		if rf := x.refusals.blocked(key, login, x.now()); e.Session == nil && rf != nil {
 			// The BMC refused these credentials a moment ago. Logging in
 			// again on every scrape would not change its mind, may lock
 			// the account (many BMCs lock after a few failures), and with
@@ -373,13 +388,16 @@ func (x *Exporter) collect(ctx context.Context, addr string, m *config.Module, l
 			openErr = ensure(ctx)
 			var authErr *session.AuthError
 			if errors.As(openErr, &authErr) {
-				x.refusals.refused(key, m, openErr, x.now())
+				x.refusals.refused(key, login, openErr, x.now())
 			} else if openErr == nil {
 				x.refusals.accepted(key)
 			}
 		}
 		t := &collector.Target{Module: m, State: st.collector, Logger: logger, Tables: x.tables, Start: start}
 		if openErr == nil {
+			if st.loggedIn != e.Session {
+				st.loggedIn, st.login = e.Session, login.SessionSettings
+			}
 			if st.session != e.Session {
 				// One client per request the module keeps in
 				// flight; they share the session.
@@ -442,6 +460,16 @@ func (x *Exporter) now() time.Time {
 // reload closes the sessions of modules for which it is false.
 func SameSessionSettings(a, b *config.Module) bool { return sameSessionSettings(a, b) }
 
+// SameLogin reports whether a session to host opened with module a's
+// settings can serve module b: SameSessionSettings with each module's
+// credentials for host (credentials_file). A module that has none for
+// host is not the same.
+func SameLogin(host string, a, b *config.Module) bool {
+	la, errA := a.Login(host)
+	lb, errB := b.Login(host)
+	return errA == nil && errB == nil && sameSessionSettings(la, lb)
+}
+
 func sameSessionSettings(a, b *config.Module) bool {
 	return a.SessionSettings.Equal(b.SessionSettings)
 }
@@ -449,6 +477,10 @@ func sameSessionSettings(a, b *config.Module) bool {
 // entryState is what the exporter keeps in a pool entry.
 type entryState struct {
 	module *config.Module
+	// loggedIn is the session opened with login, the settings (this
+	// target's credentials included) it logged in with.
+	loggedIn pool.Session
+	login    config.SessionSettings
 
 	session   pool.Session
 	watch     *watchedTransport

@@ -86,7 +86,7 @@ func TestReloadedSessionSettingsLogInAgain(t *testing.T) {
 	scrape := func(m *config.Module) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		x.collect(ctx, "192.0.2.1:623", m, log.NewNopLogger())
+		x.collect(ctx, "192.0.2.1:623", m, m, log.NewNopLogger())
 	}
 	scrape(module(base))
 	if dials != 1 {

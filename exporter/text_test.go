@@ -39,8 +39,8 @@ func collectProfile(t testing.TB, profile string) (*Exporter, []prometheus.Metri
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	addr := fleet.BMC(0).Addr().String()
-	x.collect(ctx, addr, m, log.NewNopLogger())
-	metrics, _ := x.collect(ctx, addr, m, log.NewNopLogger())
+	x.collect(ctx, addr, m, m, log.NewNopLogger())
+	metrics, _ := x.collect(ctx, addr, m, m, log.NewNopLogger())
 	return x, metrics
 }
 
