@@ -40,12 +40,15 @@ type Key struct {
 func (k Key) String() string { return k.Module + "@" + k.Target }
 
 // Entry is the pooled state of one Key. Session is nil while no session
-// is open. State survives reconnects: collectors keep their caches (SDR
-// repository, SEL position, device info) there.
+// is open. The state (Collection.State) survives reconnects: collectors
+// keep their caches (SDR repository, SEL position, device info) there.
 type Entry struct {
 	Key     Key
 	Session Session
-	State   any
+	// State is the caller's state; use Collection.State and SetState.
+	//
+	// Deprecated: kept until every caller uses the generic Do.
+	State any
 	// IdleTimeout, set by the collection, is how long the session may stay
 	// unused before CloseIdle closes it: 0 means the pool's
 	// Options.IdleTimeout, a negative value closes it as soon as the
@@ -150,14 +153,90 @@ func New(opts Options, reg prometheus.Registerer) *Pool {
 // ErrClosed is returned by Do after Close.
 var ErrClosed = errors.New("session pool closed")
 
-// Do runs fn on key's entry. When a collection for key is already in
+// Collection is one collection of a key's entry, as Do's fn sees it: the
+// steps fn may take on the entry, typed by the session type S the dialer
+// returns and the state type T the caller keeps per key. It is valid only
+// while fn runs.
+type Collection[S Session, T any] struct {
+	p           *Pool
+	e           *Entry
+	maxSessions int
+	dial        func(context.Context) (S, error)
+}
+
+// Key is the entry's key.
+func (c *Collection[S, T]) Key() Key { return c.e.Key }
+
+// Ensure opens the entry's session if it has none, making room under the
+// target's max_sessions by closing an idle session of another module to
+// the same BMC, or waiting for one within ctx.
+func (c *Collection[S, T]) Ensure(ctx context.Context) error {
+	return c.p.ensure(ctx, c.e, c.maxSessions, func(ctx context.Context) (Session, error) {
+		s, err := c.dial(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	})
+}
+
+// Session returns the open session, if there is one.
+func (c *Collection[S, T]) Session() (S, bool) {
+	s, ok := c.e.Session.(S)
+	return s, ok
+}
+
+// State returns the state kept for the key (the zero T before SetState).
+func (c *Collection[S, T]) State() T {
+	st, _ := c.e.State.(T)
+	return st
+}
+
+// SetState replaces the state kept for the key.
+func (c *Collection[S, T]) SetState(st T) { c.e.State = st }
+
+// SetIdleTimeout sets how long the session may stay unused before
+// CloseIdle closes it (see Entry.IdleTimeout).
+func (c *Collection[S, T]) SetIdleTimeout(d time.Duration) { c.e.IdleTimeout = d }
+
+// Drop closes the session after an error that makes it unusable (see
+// Pool.Drop).
+func (c *Collection[S, T]) Drop(reason string) { c.p.Drop(c.e, reason) }
+
+// Discard closes a session the BMC most likely forgot, in the background
+// (see Pool.Discard).
+func (c *Collection[S, T]) Discard(reason string) { c.p.Discard(c.e, reason) }
+
+// Do runs fn on key's entry of p. When a collection for key is already in
 // flight, Do waits for it and returns its result instead of starting
 // another one: fifty concurrent scrapes of one BMC cost it one collection.
+// Every caller of one key must use the same S, T and R.
 //
-// fn runs with the entry exclusively; it opens the session with the
-// entry's Ensure method. maxSessions bounds sessions open to key.Target
-// across modules (at least 1).
+// fn runs with the entry exclusively; it opens the session with
+// Collection.Ensure, which dials with dial. maxSessions bounds sessions
+// open to key.Target across modules (at least 1).
+func Do[S Session, T, R any](ctx context.Context, p *Pool, key Key, maxSessions int, dial func(context.Context) (S, error), fn func(ctx context.Context, c *Collection[S, T]) (R, error)) (R, error) {
+	res, err := p.do(ctx, key, func(ctx context.Context, e *Entry) (any, error) {
+		return fn(ctx, &Collection[S, T]{p: p, e: e, maxSessions: max(maxSessions, 1), dial: dial})
+	})
+	r, ok := res.(R)
+	if !ok && res != nil && err == nil {
+		err = fmt.Errorf("pool: the collection of %s returned %T, this caller expects %T", key, res, r)
+	}
+	return r, err
+}
+
+// Do is the untyped form of the generic Do.
+//
+// Deprecated: use the generic Do; kept until its last caller moves.
 func (p *Pool) Do(ctx context.Context, key Key, maxSessions int, dial Dial, fn func(ctx context.Context, e *Entry, ensure func(ctx context.Context) error) (any, error)) (any, error) {
+	return p.do(ctx, key, func(ctx context.Context, e *Entry) (any, error) {
+		return fn(ctx, e, func(ctx context.Context) error { return p.ensure(ctx, e, max(maxSessions, 1), dial) })
+	})
+}
+
+// do runs one collection of key's entry, or joins the one in flight.
+func (p *Pool) do(ctx context.Context, key Key, fn func(ctx context.Context, e *Entry) (any, error)) (any, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -251,8 +330,7 @@ func (p *Pool) Do(ctx context.Context, key Key, maxSessions int, dial Dial, fn f
 	p.metrics.scrapesInFlight.Inc()
 	defer p.metrics.scrapesInFlight.Dec()
 
-	ensure := func(ctx context.Context) error { return p.ensure(ctx, e, max(maxSessions, 1), dial) }
-	f.result, f.err = fn(ctx, e, ensure)
+	f.result, f.err = fn(ctx, e)
 	return f.result, f.err
 }
 

@@ -3,6 +3,8 @@ package pool
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +16,9 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// coll is the collection most tests use: any session, no state.
+type coll = Collection[Session, any]
 
 type fakeSession struct {
 	closed atomic.Int32
@@ -47,11 +52,12 @@ func (d *dialer) count() int {
 	return len(d.sessions)
 }
 
-func use(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
-	if err := ensure(ctx); err != nil {
+func use(ctx context.Context, c *coll) (any, error) {
+	if err := c.Ensure(ctx); err != nil {
 		return nil, err
 	}
-	return e.Session, nil
+	s, _ := c.Session()
+	return s, nil
 }
 
 func TestConcurrentScrapesShareOneCollection(t *testing.T) {
@@ -61,9 +67,9 @@ func TestConcurrentScrapesShareOneCollection(t *testing.T) {
 	key := Key{Target: "127.0.0.1:623", Module: "default"}
 	release := make(chan struct{})
 	var calls atomic.Int32
-	fn := func(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
+	fn := func(ctx context.Context, c *coll) (any, error) {
 		calls.Add(1)
-		if err := ensure(ctx); err != nil {
+		if err := c.Ensure(ctx); err != nil {
 			return nil, err
 		}
 		<-release
@@ -75,7 +81,7 @@ func TestConcurrentScrapesShareOneCollection(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := p.Do(context.Background(), key, 1, d.dial, fn)
+			r, err := Do(context.Background(), p, key, 1, d.dial, fn)
 			if err != nil {
 				t.Error(err)
 			}
@@ -99,14 +105,14 @@ func TestConcurrentScrapesShareOneCollection(t *testing.T) {
 		t.Fatalf("collections %d, sessions dialed %d; want 1 and 1", calls.Load(), d.count())
 	}
 	// The next scrape reuses the open session.
-	if _, err := p.Do(context.Background(), key, 1, d.dial, use); err != nil || d.count() != 1 {
+	if _, err := Do(context.Background(), p, key, 1, d.dial, use); err != nil || d.count() != 1 {
 		t.Fatalf("second scrape: %v, dialed %d", err, d.count())
 	}
 	p.Close(context.Background())
 	if d.sessions[0].closed.Load() != 1 {
 		t.Fatal("Close did not close the session")
 	}
-	if _, err := p.Do(context.Background(), key, 1, d.dial, use); !errors.Is(err, ErrClosed) {
+	if _, err := Do(context.Background(), p, key, 1, d.dial, use); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Do after Close: %v", err)
 	}
 }
@@ -119,7 +125,7 @@ func TestMaxSessionsPerTargetEvictsIdleModule(t *testing.T) {
 	b := Key{Target: "bmc:623", Module: "b"}
 	other := Key{Target: "bmc2:623", Module: "a"}
 	for _, k := range []Key{a, b, other} {
-		if _, err := p.Do(context.Background(), k, 1, d.dial, use); err != nil {
+		if _, err := Do(context.Background(), p, k, 1, d.dial, use); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -140,8 +146,8 @@ func TestMaxSessionsWaitsForBusySession(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error)
 	go func() {
-		_, err := p.Do(context.Background(), a, 1, d.dial, func(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
-			err := ensure(ctx)
+		_, err := Do(context.Background(), p, a, 1, d.dial, func(ctx context.Context, c *coll) (any, error) {
+			err := c.Ensure(ctx)
 			close(started)
 			<-release
 			return nil, err
@@ -151,14 +157,14 @@ func TestMaxSessionsWaitsForBusySession(t *testing.T) {
 	<-started
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if _, err := p.Do(ctx, b, 1, d.dial, use); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := Do(ctx, p, b, 1, d.dial, use); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("second module while first busy: %v", err)
 	}
 	close(release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Do(context.Background(), b, 1, d.dial, use); err != nil {
+	if _, err := Do(context.Background(), p, b, 1, d.dial, use); err != nil {
 		t.Fatal(err)
 	}
 	if p.Len() != 1 {
@@ -175,7 +181,7 @@ func TestIdleRetainDropAndDialFailure(t *testing.T) {
 	d := &dialer{}
 	k1, k2 := Key{"h1:623", "m"}, Key{"h2:623", "m"}
 	for _, k := range []Key{k1, k2} {
-		if _, err := p.Do(context.Background(), k, 1, d.dial, use); err != nil {
+		if _, err := Do(context.Background(), p, k, 1, d.dial, use); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -185,7 +191,7 @@ func TestIdleRetainDropAndDialFailure(t *testing.T) {
 	mu.Lock()
 	now = now.Add(2 * time.Minute)
 	mu.Unlock()
-	if _, err := p.Do(context.Background(), k2, 1, d.dial, use); err != nil {
+	if _, err := Do(context.Background(), p, k2, 1, d.dial, use); err != nil {
 		t.Fatal(err)
 	}
 	if n := p.CloseIdle(); n != 1 || d.sessions[0].closed.Load() != 1 || d.sessions[1].closed.Load() != 0 {
@@ -195,11 +201,11 @@ func TestIdleRetainDropAndDialFailure(t *testing.T) {
 		t.Fatalf("Retain closed %d", n)
 	}
 	// Drop from inside a collection, then a failed dial leaves no slot taken.
-	if _, err := p.Do(context.Background(), k1, 1, d.dial, func(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
-		if err := ensure(ctx); err != nil {
+	if _, err := Do(context.Background(), p, k1, 1, d.dial, func(ctx context.Context, c *coll) (any, error) {
+		if err := c.Ensure(ctx); err != nil {
 			return nil, err
 		}
-		p.Drop(e, "error")
+		c.Drop("error")
 		return nil, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -208,11 +214,11 @@ func TestIdleRetainDropAndDialFailure(t *testing.T) {
 		t.Fatalf("open after Drop: %d", p.Len())
 	}
 	d.fail = errors.New("unreachable")
-	if _, err := p.Do(context.Background(), k1, 1, d.dial, use); err == nil {
+	if _, err := Do(context.Background(), p, k1, 1, d.dial, use); err == nil {
 		t.Fatal("dial failure not reported")
 	}
 	d.fail = nil
-	if _, err := p.Do(context.Background(), k1, 1, d.dial, use); err != nil || p.Len() != 1 {
+	if _, err := Do(context.Background(), p, k1, 1, d.dial, use); err != nil || p.Len() != 1 {
 		t.Fatalf("after failed dial: %v, open %d", err, p.Len())
 	}
 }
@@ -225,7 +231,7 @@ func TestGlobalInFlightLimit(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		p.Do(context.Background(), Key{"a:623", "m"}, 1, d.dial, func(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
+		Do(context.Background(), p, Key{"a:623", "m"}, 1, d.dial, func(ctx context.Context, c *coll) (any, error) {
 			close(started)
 			<-release
 			return nil, nil
@@ -234,7 +240,7 @@ func TestGlobalInFlightLimit(t *testing.T) {
 	<-started
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	if _, err := p.Do(ctx, Key{"b:623", "m"}, 1, d.dial, use); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := Do(ctx, p, Key{"b:623", "m"}, 1, d.dial, use); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("second target beyond the global limit: %v", err)
 	}
 	close(release)
@@ -253,8 +259,8 @@ func TestRetainClosesBusyAndLaterSessions(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		_, err := p.Do(context.Background(), gone, 1, d.dial, func(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
-			if err := ensure(ctx); err != nil {
+		_, err := Do(context.Background(), p, gone, 1, d.dial, func(ctx context.Context, c *coll) (any, error) {
+			if err := c.Ensure(ctx); err != nil {
 				return nil, err
 			}
 			close(started)
@@ -264,7 +270,7 @@ func TestRetainClosesBusyAndLaterSessions(t *testing.T) {
 		done <- err
 	}()
 	<-started
-	if _, err := p.Do(context.Background(), kept, 1, d.dial, use); err != nil {
+	if _, err := Do(context.Background(), p, kept, 1, d.dial, use); err != nil {
 		t.Fatal(err)
 	}
 	if n := p.Retain(func(k Key) bool { return k != gone }); n != 0 {
@@ -281,7 +287,7 @@ func TestRetainClosesBusyAndLaterSessions(t *testing.T) {
 		t.Fatalf("after the busy collection ended: closed %d, open %d; want 1 and 1", d.sessions[0].closed.Load(), p.Len())
 	}
 	// A scrape that raced the reload (its module resolved before it).
-	if _, err := p.Do(context.Background(), gone, 1, d.dial, use); err != nil {
+	if _, err := Do(context.Background(), p, gone, 1, d.dial, use); err != nil {
 		t.Fatal(err)
 	}
 	if d.count() != 3 || d.sessions[2].closed.Load() != 1 || p.Len() != 1 {
@@ -300,8 +306,8 @@ func TestCloseCancelsCollectionsAfterItsContext(t *testing.T) {
 	started := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		_, err := p.Do(context.Background(), Key{"h:623", "m"}, 1, d.dial, func(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
-			if err := ensure(ctx); err != nil {
+		_, err := Do(context.Background(), p, Key{"h:623", "m"}, 1, d.dial, func(ctx context.Context, c *coll) (any, error) {
+			if err := c.Ensure(ctx); err != nil {
 				return nil, err
 			}
 			close(started)
@@ -332,11 +338,11 @@ func TestDiscardClosesInBackground(t *testing.T) {
 	p := New(Options{}, nil)
 	d := &slowDialer{release: make(chan struct{})}
 	key := Key{"h:623", "m"}
-	if _, err := p.Do(context.Background(), key, 1, d.dial, func(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
-		if err := ensure(ctx); err != nil {
+	if _, err := Do(context.Background(), p, key, 1, d.dial, func(ctx context.Context, c *coll) (any, error) {
+		if err := c.Ensure(ctx); err != nil {
 			return nil, err
 		}
-		p.Discard(e, "unanswered")
+		c.Discard("unanswered")
 		return nil, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -389,10 +395,10 @@ func TestPerEntryIdleTimeout(t *testing.T) {
 	p := New(Options{IdleTimeout: time.Hour, Now: clock}, nil)
 	defer p.Close(context.Background())
 	d := &dialer{}
-	withIdle := func(idle time.Duration) func(context.Context, *Entry, func(context.Context) error) (any, error) {
-		return func(ctx context.Context, e *Entry, ensure func(context.Context) error) (any, error) {
-			e.IdleTimeout = idle
-			return use(ctx, e, ensure)
+	withIdle := func(idle time.Duration) func(context.Context, *coll) (any, error) {
+		return func(ctx context.Context, c *coll) (any, error) {
+			c.SetIdleTimeout(idle)
+			return use(ctx, c)
 		}
 	}
 	short, long, once := Key{"a:623", "short"}, Key{"b:623", "default"}, Key{"c:623", "once"}
@@ -400,7 +406,7 @@ func TestPerEntryIdleTimeout(t *testing.T) {
 		k    Key
 		idle time.Duration
 	}{{short, time.Minute}, {long, 0}, {once, -1}} {
-		if _, err := p.Do(context.Background(), tc.k, 1, d.dial, withIdle(tc.idle)); err != nil {
+		if _, err := Do(context.Background(), p, tc.k, 1, d.dial, withIdle(tc.idle)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -418,5 +424,83 @@ func TestPerEntryIdleTimeout(t *testing.T) {
 	mu.Unlock()
 	if n := p.CloseIdle(); n != 1 || d.sessions[1].closed.Load() != 1 {
 		t.Fatalf("after the pool default CloseIdle closed %d", n)
+	}
+}
+
+// The generic Do hands fn the session as the dialer's type and the key's
+// state as the caller's type, with no assertion at the call site; the
+// state survives a dropped session, and the result comes back typed.
+func TestTypedCollection(t *testing.T) {
+	p := New(Options{}, nil)
+	defer p.Close(context.Background())
+	type state struct{ scrapes int }
+	var dialed []*fakeSession
+	dial := func(context.Context) (*fakeSession, error) {
+		s := &fakeSession{}
+		dialed = append(dialed, s)
+		return s, nil
+	}
+	key := Key{"h:623", "m"}
+	collect := func(drop bool) (int, error) {
+		return Do(context.Background(), p, key, 1, dial, func(ctx context.Context, c *Collection[*fakeSession, *state]) (int, error) {
+			st := c.State()
+			if st == nil {
+				st = &state{}
+				c.SetState(st)
+			}
+			if err := c.Ensure(ctx); err != nil {
+				return 0, err
+			}
+			s, ok := c.Session()
+			if !ok || s != dialed[len(dialed)-1] {
+				t.Errorf("Session() = %p, %v; want the last dialed", s, ok)
+			}
+			st.scrapes++
+			if drop {
+				c.Drop("error")
+			}
+			return st.scrapes, nil
+		})
+	}
+	for i, drop := range []bool{false, true, false} {
+		n, err := collect(drop)
+		if err != nil || n != i+1 {
+			t.Fatalf("collection %d: %d, %v", i, n, err)
+		}
+	}
+	if len(dialed) != 2 || dialed[0].closed.Load() != 1 {
+		t.Fatalf("dialed %d sessions, the first closed %d times; want 2 and 1", len(dialed), dialed[0].closed.Load())
+	}
+	// A caller joining a collection of another result type is told so,
+	// not handed a zero value.
+	started, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := Do(context.Background(), p, key, 1, dial, func(ctx context.Context, c *Collection[*fakeSession, *state]) (int, error) {
+			close(started)
+			<-release
+			return 7, nil
+		})
+		done <- err
+	}()
+	<-started
+	joined := make(chan error, 1)
+	go func() {
+		_, err := Do(context.Background(), p, key, 1, dial, func(ctx context.Context, c *Collection[*fakeSession, *state]) (string, error) {
+			return "never run", nil
+		})
+		joined <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); testutil.ToFloat64(p.metrics.sharedScrapes) < 1; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatal("the second caller never joined the collection")
+		}
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-joined; err == nil || !strings.Contains(err.Error(), "returned int, this caller expects string") {
+		t.Fatalf("joining a collection of another result type: %v", err)
 	}
 }
