@@ -36,6 +36,9 @@ type Target struct {
 	// same SDR records (see SensorTables); nil gives State a table of its
 	// own.
 	Tables *SensorTables
+	// Addr is the BMC's address as scraped (host:port). It keys the
+	// module's on-disk SDR cache (sdr_cache_dir); empty leaves it unused.
+	Addr string
 	// Start, when set, is when the scrape began (before the session was
 	// set up): ipmi_scrape_duration_seconds counts from it, so a scrape
 	// that spent its time logging in says so. Zero counts from Scrape.

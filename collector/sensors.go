@@ -455,6 +455,15 @@ func prepareSensors(ctx context.Context, t *Target) (*sensorTable, error) {
 			opts.Parallel[i] = c
 		}
 	}
+	var fromDisk *sdr.Repository
+	if st.repo == nil && st.sdrProgress == nil {
+		// After a restart: the repository stored on disk, if any, is
+		// used when the BMC's repository info still matches it.
+		fromDisk = loadDiskSDR(ctx, t)
+		if fromDisk != nil {
+			opts.Cached = fromDisk
+		}
+	}
 	st.sdrProgress = nil
 	repo, err := sdr.ReadRepository(ctx, t.Client, opts)
 	if inc := (*sdr.IncompleteError)(nil); errors.As(err, &inc) {
@@ -480,10 +489,13 @@ func prepareSensors(ctx context.Context, t *Target) (*sensorTable, error) {
 		level.Warn(loggerOf(t)).Log("msg", "SDR repository unavailable, using the cached one", "err", err)
 		repo = st.repo
 	}
-	if repo == st.repo {
+	if repo == st.repo || repo == fromDisk {
 		st.cacheHits.Add(1)
 	} else {
 		st.walks.Add(1)
+		storeDiskSDR(ctx, t, repo)
+	}
+	if repo != st.repo {
 		if st.repo != nil {
 			// A changed repository (firmware update, hot plug): the
 			// bmc collector reads the device identity again.

@@ -60,6 +60,8 @@ type State struct {
 	// not read, so consecutive cut-short scrapes cover every sensor
 	// instead of the same first ones.
 	sensorStart int
+	// diskTried is set once the on-disk SDR cache was consulted.
+	diskTried bool
 
 	// BMC identity (bmc collector).
 	device *deviceInfo

@@ -197,6 +197,10 @@ type Module struct {
 	IdleTimeout time.Duration
 	// SDRReadSize is the byte count per partial Get SDR read; 0 = auto.
 	SDRReadSize int
+	// SDRCacheDir, when set, keeps each BMC's SDR repository on disk
+	// there, so that a restart of the exporter is warm (sdr_cache_dir;
+	// a relative path is taken from the config file's directory).
+	SDRCacheDir string
 	// WorkaroundFlags are ipmi_exporter's (FreeIPMI's) workaround_flags as
 	// written, so its users' configs keep meaning the same thing.
 	WorkaroundFlags []WorkaroundFlag
@@ -288,6 +292,7 @@ func (m Module) MarshalYAML() (any, error) {
 		Window:           setField(integer(m.Window)),
 		IdleTimeout:      setField(duration(m.IdleTimeout)),
 		SDRReadSize:      setField(integer(m.SDRReadSize)),
+		SDRCacheDir:      fieldIf(text(m.SDRCacheDir), m.SDRCacheDir != ""),
 		NameOnlyLookup:   setField(m.Lookup),
 		AuthType:         fieldIf(m.AuthType, m.Driver == DriverLAN),
 		WorkaroundFlags:  setField(listOf(m.WorkaroundFlags, func(f WorkaroundFlag) text { return text(f) })),

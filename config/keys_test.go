@@ -33,6 +33,7 @@ var keySamples = map[string]string{
 	"window":             "window: 2",
 	"idle_timeout":       "idle_timeout: 1m",
 	"sdr_read_size":      "sdr_read_size: 16",
+	"sdr_cache_dir":      "sdr_cache_dir: /var/cache/ipmi_fleet_exporter",
 	"name_only_lookup":   "name_only_lookup: true",
 	"auth_type":          "auth_type: md5\n    driver: LAN",
 	"workaround_flags":   "workaround_flags: [intel20]",

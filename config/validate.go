@@ -44,6 +44,7 @@ type fileModule struct {
 	Window           field[integer]        `yaml:"window,omitempty"`
 	IdleTimeout      field[duration]       `yaml:"idle_timeout,omitempty"`
 	SDRReadSize      field[integer]        `yaml:"sdr_read_size,omitempty"`
+	SDRCacheDir      field[text]           `yaml:"sdr_cache_dir,omitempty"`
 	NameOnlyLookup   field[LookupMode]     `yaml:"name_only_lookup,omitempty"`
 	AuthType         field[AuthType]       `yaml:"auth_type,omitempty"`
 	WorkaroundFlags  field[list[text]]     `yaml:"workaround_flags,omitempty"`
@@ -192,6 +193,16 @@ func (p *parser) validateModule(name string, fm *fileModule, shape moduleShape) 
 	}
 	if n, set := inRange("sdr_read_size", fm.SDRReadSize, 0, maxSDRReadSize); set {
 		m.SDRReadSize = n
+	}
+	if ok("sdr_cache_dir", fm.SDRCacheDir.Line, fm.SDRCacheDir.Set, fm.SDRCacheDir.Err) {
+		// Created (0700) when the first repository is stored.
+		if dir := string(fm.SDRCacheDir.V); dir == "" {
+			p.errorf(fm.SDRCacheDir.Line, nil, "%s: sdr_cache_dir: empty path (leave the key out for no disk cache)", ctx)
+		} else if filepath.IsAbs(dir) {
+			m.SDRCacheDir = filepath.Clean(dir)
+		} else {
+			m.SDRCacheDir = filepath.Join(p.dir, dir)
+		}
 	}
 	p.secrets(ctx, m, fm, ok)
 	if ok("collectors", fm.Collectors.Line, fm.Collectors.Set, fm.Collectors.Err) {
