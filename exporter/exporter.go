@@ -393,7 +393,7 @@ func (x *Exporter) collect(ctx context.Context, addr string, m, login *config.Mo
 				x.refusals.accepted(key)
 			}
 		}
-		t := &collector.Target{Module: m, State: st.collector, Logger: logger, Tables: x.tables, Start: start}
+		t := &collector.Target{Module: m, State: st.collector, Logger: logger, Tables: x.tables, Start: start, Addr: addr}
 		if openErr == nil {
 			if st.loggedIn != e.Session {
 				st.loggedIn, st.login = e.Session, login.SessionSettings
