@@ -202,7 +202,10 @@ func run(args []string, stdout, stderr *os.File) int {
 
 		Logger: logger,
 	}, reg)
-	go p.Run(ctx, 15*time.Second)
+	// Every 5 s: idle sessions closed, and keep-alives sent to BMCs that
+	// drop idle sessions (at 20 s of quiet, before the 30 s such BMCs
+	// commonly allow).
+	go p.Run(ctx, 5*time.Second)
 
 	x := exporter.New(exporter.Options{
 		Store:           store,

@@ -32,7 +32,8 @@ const (
 	DefaultDriver      = DriverLAN20
 	DefaultTimeout     = 10 * time.Second
 	DefaultMaxSessions = 1
-	DefaultWindow      = 1
+	DefaultWindow      = WindowAuto
+	DefaultMaxWindow   = 8
 	DefaultIdleTimeout = 5 * time.Minute
 )
 
@@ -239,8 +240,27 @@ type SessionSettings struct {
 	// Lookup is the RAKP user lookup (name_only_lookup): LookupAuto tries
 	// name-only first, as ipmitool and FreeIPMI do.
 	Lookup LookupMode
-	// Window is how many requests a session has in flight.
-	Window int
+	// Window is how many requests a session has in flight, or
+	// WindowAuto (the default): from 1 up to MaxWindow as the BMC copes.
+	Window WindowSize
+	// MaxWindow caps the adaptive window (max_window, default 8).
+	MaxWindow int
+}
+
+// WindowSize is the window key: a fixed number of requests in flight, or
+// WindowAuto.
+type WindowSize int
+
+// WindowAuto lets each session find how many requests in flight its BMC
+// handles (config key window: auto).
+const WindowAuto WindowSize = -1
+
+// MarshalYAML writes auto or the number.
+func (w WindowSize) MarshalYAML() (any, error) {
+	if w == WindowAuto {
+		return "auto", nil
+	}
+	return int(w), nil
 }
 
 // Equal reports whether sessions opened with s can serve o. Secrets are
@@ -289,7 +309,8 @@ func (m Module) MarshalYAML() (any, error) {
 		ExcludeSensorIDs: setField(listOf(m.ExcludeSensorIDs, func(id uint16) integer { return integer(id) })),
 		AllowedTargets:   fieldIf(listOf(m.AllowedTargets, func(s string) text { return text(s) }), len(m.AllowedTargets) > 0),
 		MaxSessions:      setField(integer(m.MaxSessions)),
-		Window:           setField(integer(m.Window)),
+		Window:           setField(m.Window),
+		MaxWindow:        setField(integer(m.MaxWindow)),
 		IdleTimeout:      setField(duration(m.IdleTimeout)),
 		SDRReadSize:      setField(integer(m.SDRReadSize)),
 		SDRCacheDir:      fieldIf(text(m.SDRCacheDir), m.SDRCacheDir != ""),
@@ -324,6 +345,7 @@ func newModule(name string) *Module {
 			CipherSuite: CipherSuiteAuto,
 			Lookup:      LookupAuto,
 			Window:      DefaultWindow,
+			MaxWindow:   DefaultMaxWindow,
 		},
 		Timeout:     DefaultTimeout,
 		Collectors:  DefaultCollectors(),

@@ -212,6 +212,23 @@ func (l *LookupMode) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+func (w *WindowSize) UnmarshalYAML(n *yaml.Node) error {
+	s, err := scalarText(n)
+	if err != nil {
+		return err
+	}
+	if strings.EqualFold(s, "auto") {
+		*w = WindowAuto
+		return nil
+	}
+	var i integer
+	if err := i.UnmarshalYAML(n); err != nil {
+		return fmt.Errorf("expected auto or an integer, got %q", truncateForError(s))
+	}
+	*w = WindowSize(i) // range checked by validate
+	return nil
+}
+
 // millis is a duration written in milliseconds (timeout, as in
 // ipmi_exporter).
 type millis time.Duration

@@ -51,7 +51,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("config without modules accepted")
 		}
 		for name, m := range cfg.Modules {
-			if m.Name != name || m.Timeout <= 0 || m.MaxSessions < 1 || m.Window < 1 {
+			if m.Name != name || m.Timeout <= 0 || m.MaxSessions < 1 || (m.Window < 1 && m.Window != WindowAuto) || m.MaxWindow < 1 || m.MaxWindow > maxWindow {
 				t.Fatalf("module %q has invalid settings: %+v", name, m)
 			}
 			if len(m.User) > maxUserLen || m.Password.Len() > maxPasswordLen20 || m.KG.Len() > maxKGLen {

@@ -31,6 +31,7 @@ var keySamples = map[string]string{
 	"allowed_targets":    "allowed_targets: [192.0.2.0/24]",
 	"max_sessions":       "max_sessions: 2",
 	"window":             "window: 2",
+	"max_window":         "max_window: 4",
 	"idle_timeout":       "idle_timeout: 1m",
 	"sdr_read_size":      "sdr_read_size: 16",
 	"sdr_cache_dir":      "sdr_cache_dir: /var/cache/ipmi_fleet_exporter",

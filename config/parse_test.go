@@ -56,7 +56,7 @@ func TestModuleKeys(t *testing.T) {
 			return m.User == "" && m.Password.IsZero() && m.Privilege == wire.PrivilegeUser &&
 				m.Driver == DriverLAN20 && m.CipherSuite == CipherSuiteAuto && m.KG.IsZero() &&
 				m.Timeout == 10*time.Second && reflect.DeepEqual(m.Collectors, DefaultCollectors()) &&
-				len(m.ExcludeSensorIDs) == 0 && m.MaxSessions == 1 && m.Window == 1 &&
+				len(m.ExcludeSensorIDs) == 0 && m.MaxSessions == 1 && m.Window == WindowAuto && m.MaxWindow == 8 &&
 				m.IdleTimeout == 5*time.Minute && m.SDRReadSize == 0 &&
 				m.Lookup == LookupAuto && len(m.WorkaroundFlags) == 0 && m.Name == "m"
 		}},
@@ -97,6 +97,8 @@ func TestModuleKeys(t *testing.T) {
 		}},
 		{"max_sessions", "    max_sessions: 3\n", func(m *Module) bool { return m.MaxSessions == 3 }},
 		{"window", "    window: 63\n", func(m *Module) bool { return m.Window == 63 }},
+		{"window auto", "    window: auto\n", func(m *Module) bool { return m.Window == WindowAuto }},
+		{"max_window", "    max_window: 16\n", func(m *Module) bool { return m.MaxWindow == 16 }},
 		{"idle_timeout", "    idle_timeout: 90s\n", func(m *Module) bool { return m.IdleTimeout == 90*time.Second }},
 		{"idle_timeout 0", "    idle_timeout: 0s\n", func(m *Module) bool { return m.IdleTimeout == 0 }},
 		{"sdr_read_size", "    sdr_read_size: 32\n", func(m *Module) bool { return m.SDRReadSize == 32 }},

@@ -240,7 +240,7 @@ func TestLogErrorsOneLinePerError(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("want 2 log lines, got:\n%s", buf.String())
 	}
-	for i, want := range []string{`err="c.yml:3: module \"m\": window: 0 is out of range 1-63"`, `err="c.yml:4: unknown key \"colectors\" in module \"m\" (did you mean \"collectors\"?)"`} {
+	for i, want := range []string{`err="c.yml:3: module \"m\": window: 0 is out of range 1-63 (or auto)"`, `err="c.yml:4: unknown key \"colectors\" in module \"m\" (did you mean \"collectors\"?)"`} {
 		if !strings.Contains(lines[i], want) {
 			t.Errorf("line %d: %s\nwant %s", i, lines[i], want)
 		}

@@ -41,7 +41,8 @@ type fileModule struct {
 	ExcludeSensorIDs field[list[integer]]  `yaml:"exclude_sensor_ids,omitempty"`
 	AllowedTargets   field[list[text]]     `yaml:"allowed_targets,omitempty"`
 	MaxSessions      field[integer]        `yaml:"max_sessions,omitempty"`
-	Window           field[integer]        `yaml:"window,omitempty"`
+	Window           field[WindowSize]     `yaml:"window,omitempty"`
+	MaxWindow        field[integer]        `yaml:"max_window,omitempty"`
 	IdleTimeout      field[duration]       `yaml:"idle_timeout,omitempty"`
 	SDRReadSize      field[integer]        `yaml:"sdr_read_size,omitempty"`
 	SDRCacheDir      field[text]           `yaml:"sdr_cache_dir,omitempty"`
@@ -188,8 +189,15 @@ func (p *parser) validateModule(name string, fm *fileModule, shape moduleShape) 
 		}
 		m.MaxSessions = n
 	}
-	if n, set := inRange("window", fm.Window, 1, maxWindow); set {
-		m.Window = n
+	if ok("window", fm.Window.Line, fm.Window.Set, fm.Window.Err) {
+		if w := fm.Window.V; w != WindowAuto && (w < 1 || w > maxWindow) {
+			p.errorf(fm.Window.Line, nil, "%s: window: %d is out of range 1-%d (or auto)", ctx, w, maxWindow)
+		} else {
+			m.Window = w
+		}
+	}
+	if n, set := inRange("max_window", fm.MaxWindow, 1, maxWindow); set {
+		m.MaxWindow = n
 	}
 	if n, set := inRange("sdr_read_size", fm.SDRReadSize, 0, maxSDRReadSize); set {
 		m.SDRReadSize = n

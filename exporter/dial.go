@@ -39,7 +39,11 @@ func sessionConfig(addr string, st config.SessionSettings) session.Config {
 		Privilege:   st.Privilege,
 		CipherSuite: int(st.CipherSuite),
 		Lookup:      lookupMode(st.Lookup),
-		Window:      st.Window,
+		Window:      int(st.Window),
+		MaxWindow:   st.MaxWindow,
+	}
+	if st.Window == config.WindowAuto {
+		cfg.Window = session.WindowAuto
 	}
 	if st.CipherSuite == config.CipherSuiteAuto {
 		cfg.CipherSuite = session.CipherSuiteAuto

@@ -62,6 +62,7 @@ type Exporter struct {
 	sdrHits     prometheus.Counter
 	requests    *prometheus.CounterVec
 	durations   prometheus.Histogram
+	windows     prometheus.Histogram
 	text        *textWriter
 	// tables shares sensor tables between BMCs whose SDR repositories
 	// hold the same records: a fleet is a few hardware models, and the
@@ -101,6 +102,11 @@ func New(opts Options) *Exporter {
 			Name: "ipmi_fleet_exporter_scrape_requests_total",
 			Help: "BMC scrape requests received over HTTP, by outcome (ok, bad_request).",
 		}, []string{"outcome"}),
+		windows: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "ipmi_fleet_exporter_request_window",
+			Help:    "Requests a BMC session may have in flight at the end of each collection (window: auto finds it per BMC).",
+			Buckets: []float64{1, 2, 3, 4, 6, 8, 12, 16, 32, 63},
+		}),
 		durations: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ipmi_fleet_exporter_scrape_duration_seconds",
 			Help:    "Time to answer a BMC scrape request, including waiting for a shared collection.",
@@ -112,7 +118,7 @@ func New(opts Options) *Exporter {
 			Name: "ipmi_fleet_exporter_sensor_tables",
 			Help: "Sensor tables held, each shared by the BMCs whose SDR repositories hold the same records (about one per hardware model and module).",
 		}, func() float64 { return float64(x.tables.Len()) })
-		opts.Registerer.MustRegister(x.sdrWalks, x.sdrHits, x.requests, x.durations, tables, x.text.fallbacks)
+		opts.Registerer.MustRegister(x.sdrWalks, x.sdrHits, x.requests, x.durations, x.windows, tables, x.text.fallbacks)
 	}
 	return x
 }
@@ -403,7 +409,7 @@ func (x *Exporter) collect(ctx context.Context, addr string, m, login *config.Mo
 				// flight; they share the session.
 				st.session = e.Session
 				st.watch = &watchedTransport{Transport: e.Session.(ipmi.Transport)}
-				st.clients = make([]*ipmi.Client, max(m.Window, 1))
+				st.clients = make([]*ipmi.Client, clientsFor(m.SessionSettings))
 				for i := range st.clients {
 					st.clients[i] = ipmi.NewClient(st.watch)
 				}
@@ -416,6 +422,11 @@ func (x *Exporter) collect(ctx context.Context, addr string, m, login *config.Mo
 		}
 		walks, hits := st.collector.SDRWalks(), st.collector.SDRCacheHits()
 		metrics, broken := collector.Scrape(ctx, t, openErr, x.opts.IsSessionBroken)
+		if w, ok := e.Session.(interface{ Window() int }); ok && openErr == nil {
+			n := w.Window()
+			x.windows.Observe(float64(n))
+			level.Debug(logger).Log("msg", "requests in flight allowed at the end of the collection", "window", n)
+		}
 		x.sdrWalks.Add(float64(st.collector.SDRWalks() - walks))
 		x.sdrHits.Add(float64(st.collector.SDRCacheHits() - hits))
 		// Requests went out on the pooled session and the BMC answered
@@ -573,4 +584,14 @@ func SDHandler(store *config.Store) http.Handler {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})
+}
+
+// clientsFor is how many clients share a session: one per request the
+// module may keep in flight (the adaptive window's cap; the session's own
+// window holds the rest back).
+func clientsFor(st config.SessionSettings) int {
+	if st.Window == config.WindowAuto {
+		return max(st.MaxWindow, 1)
+	}
+	return max(int(st.Window), 1)
 }

@@ -113,6 +113,7 @@ type poolMetrics struct {
 	scrapesInFlight prometheus.Gauge
 	sharedScrapes   prometheus.Counter
 	evictions       *prometheus.CounterVec
+	keepAlives      *prometheus.CounterVec
 }
 
 // New returns an empty pool. Its metrics are registered with reg (may be nil).
@@ -143,9 +144,13 @@ func New(opts Options, reg prometheus.Registerer) *Pool {
 		evictions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ipmi_fleet_exporter_sessions_closed_total",
 			Help: "Pooled sessions closed, by reason."}, []string{"reason"}),
+		keepAlives: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ipmi_fleet_exporter_keepalives_total",
+			Help: "Requests sent to keep an idle session alive on a BMC known to drop idle sessions, by result (ok, error): what keeping sessions costs the BMCs, against the logins it saves."},
+			[]string{"result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(p.metrics.sessionsOpen, p.metrics.scrapesInFlight, p.metrics.sharedScrapes, p.metrics.evictions)
+		reg.MustRegister(p.metrics.sessionsOpen, p.metrics.scrapesInFlight, p.metrics.sharedScrapes, p.metrics.evictions, p.metrics.keepAlives)
 	}
 	return p
 }
@@ -541,6 +546,56 @@ func (p *Pool) evict(match func(*Entry) bool, reason string) int {
 	return len(victims)
 }
 
+// KeepAliver is a Session that can keep itself alive on its BMC while
+// idle (session.Session.KeepAlive): it sends a request only when it is due.
+type KeepAliver interface {
+	KeepAlive(ctx context.Context) (sent bool, err error)
+}
+
+// keepAliveTimeout bounds one keep-alive request.
+const keepAliveTimeout = 2 * time.Second
+
+// KeepAlive gives every idle pooled session that can keep itself alive
+// the chance to (at most 64 at once), so a session a scrape will use again
+// within its idle_timeout is not dropped by a BMC that ends idle sessions
+// sooner. It returns when all are done or ctx ends.
+func (p *Pool) KeepAlive(ctx context.Context) {
+	var sessions []KeepAliver
+	p.mu.Lock()
+	for _, e := range p.entries {
+		if k, ok := e.Session.(KeepAliver); ok && !e.busy {
+			sessions = append(sessions, k)
+		}
+	}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for _, k := range sessions {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			kctx, cancel := context.WithTimeout(ctx, keepAliveTimeout)
+			defer cancel()
+			sent, err := k.KeepAlive(kctx)
+			switch {
+			case !sent:
+			case err != nil:
+				p.metrics.keepAlives.WithLabelValues("error").Inc()
+			default:
+				p.metrics.keepAlives.WithLabelValues("ok").Inc()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // closeAll closes sessions in parallel (bounded), so shutting down a pool
 // of thousands of sessions does not take thousands of round trips in a row.
 func (p *Pool) closeAll(victims []*Entry) {
@@ -570,6 +625,7 @@ func (p *Pool) Run(ctx context.Context, every time.Duration) {
 			if n := p.CloseIdle(); n > 0 {
 				level.Debug(p.opts.Logger).Log("msg", "closed idle BMC sessions", "count", n)
 			}
+			p.KeepAlive(ctx)
 		}
 	}
 }

@@ -504,3 +504,53 @@ func TestTypedCollection(t *testing.T) {
 		t.Fatalf("joining a collection of another result type: %v", err)
 	}
 }
+
+// keepAliveSession is a session that counts keep-alives and says whether
+// one was due.
+type keepAliveSession struct {
+	fakeSession
+	due   bool
+	sent  atomic.Int32
+	fails bool
+}
+
+func (s *keepAliveSession) KeepAlive(context.Context) (bool, error) {
+	if !s.due {
+		return false, nil
+	}
+	s.sent.Add(1)
+	if s.fails {
+		return true, errors.New("no answer")
+	}
+	return true, nil
+}
+
+func TestKeepAlive(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	p := New(Options{}, reg)
+	defer p.Close(context.Background())
+	sessions := map[string]*keepAliveSession{
+		"due":     {due: true},
+		"not due": {},
+		"failing": {due: true, fails: true},
+	}
+	for name, s := range sessions {
+		dial := func(context.Context) (Session, error) { return s, nil }
+		if _, err := Do(context.Background(), p, Key{Target: name, Module: "m"}, 1, dial, use); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.KeepAlive(context.Background())
+	if n := sessions["due"].sent.Load(); n != 1 {
+		t.Errorf("due session: %d keep-alives, want 1", n)
+	}
+	if n := sessions["not due"].sent.Load(); n != 0 {
+		t.Errorf("session not due: %d keep-alives", n)
+	}
+	if got := testutil.ToFloat64(p.metrics.keepAlives.WithLabelValues("ok")); got != 1 {
+		t.Errorf("keepalives_total{result=ok} %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(p.metrics.keepAlives.WithLabelValues("error")); got != 1 {
+		t.Errorf("keepalives_total{result=error} %v, want 1", got)
+	}
+}

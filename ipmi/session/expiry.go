@@ -1,6 +1,12 @@
 package session
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/command"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
+)
 
 // Sessions quiet for Config.StaleAfter may have expired on the BMC: BMCs end
 // idle sessions after 30-60 s (ipmi_sim 30 s, many firmwares 60 s), about
@@ -113,4 +119,34 @@ func (e *idleExpiry) outlived(quiet time.Duration, dropped bool) {
 	if e.expiredAfter > 0 && quiet >= e.expiredAfter {
 		e.expiredAfter = 0 // it kept the session longer than that after all
 	}
+}
+
+// A session the BMC drops when idle costs a new login at the next scrape:
+// seven or eight exchanges, a key derivation on a slow BMC CPU, and the
+// stale probe or a presumed expiry on our side. Once this BMC has been seen
+// to drop an idle session, one Get Device ID after StaleAfter of quiet (or
+// half the quiet it was lost after, if less) keeps it: the pool sends it
+// (Pool.KeepAlive) for the sessions it still holds, which are the ones
+// scraped within their idle_timeout. A BMC that never dropped one gets none.
+
+// keepAliveDue reports whether a keep-alive should go out after quiet.
+func (e *idleExpiry) keepAliveDue(quiet time.Duration) bool {
+	if e.expiredAfter == 0 {
+		return false
+	}
+	return quiet >= min(e.staleAfter, e.expiredAfter/2) && quiet < e.expiredAfter-e.expiredAfter/8
+}
+
+// KeepAlive sends one cheap request (Get Device ID) if the session has
+// been quiet long enough that this BMC may soon drop it (keepAliveDue). It
+// reports whether it sent one.
+func (s *Session) KeepAlive(ctx context.Context) (bool, error) {
+	s.mu.Lock()
+	due := s.established && !s.closing && !s.answeredSince.IsZero() && s.expiry.keepAliveDue(time.Since(s.answeredSince))
+	s.mu.Unlock()
+	if !due {
+		return false, nil
+	}
+	_, _, err := s.Exchange(ctx, wire.Target{}, wire.NetFnApp, command.CmdGetDeviceID, nil)
+	return true, err
 }

@@ -1046,3 +1046,58 @@ func TestAuthErrorStrings(t *testing.T) {
 		}
 	}
 }
+
+func TestKeepAliveDue(t *testing.T) {
+	e := idleExpiry{staleAfter: 20 * time.Second, recheckEvery: 8}
+	if e.keepAliveDue(25 * time.Second) {
+		t.Error("keep-alive due for a BMC never seen to drop a session")
+	}
+	e.outlived(60*time.Second, true) // dropped after 60 s of quiet
+	for _, c := range []struct {
+		quiet time.Duration
+		due   bool
+	}{{10 * time.Second, false}, {20 * time.Second, true}, {50 * time.Second, true}, {53 * time.Second, false}} {
+		if got := e.keepAliveDue(c.quiet); got != c.due {
+			t.Errorf("limit 60 s, quiet %v: due %v, want %v", c.quiet, got, c.due)
+		}
+	}
+	e = idleExpiry{staleAfter: 20 * time.Second, recheckEvery: 8}
+	e.outlived(30*time.Second, true) // dropped after 30 s: half of it
+	if !e.keepAliveDue(15*time.Second) || e.keepAliveDue(14*time.Second) {
+		t.Error("limit 30 s: keep-alive not due from 15 s of quiet")
+	}
+}
+
+// TestKeepAlive: once the session has learnt that the BMC drops idle
+// sessions, a keep-alive within the limit keeps it: the next request
+// needs no new login.
+func TestKeepAlive(t *testing.T) {
+	b := newFakeBMC(t)
+	cfg := testConfig(b, nil)
+	cfg.StaleAfter = 100 * time.Millisecond
+	b.set(func(b *fakeBMC) { b.faults.idleTimeout = 300 * time.Millisecond })
+	s := mustOpen(t, cfg)
+	defer closeSession(t, s)
+	if sent, err := s.KeepAlive(testContext(t, time.Second)); sent || err != nil {
+		t.Fatalf("keep-alive sent (%v, %v) before any drop was seen", sent, err)
+	}
+	time.Sleep(400 * time.Millisecond) // the BMC's idle timer is what is tested
+	if _, err := readSensor(t, s, wire.Target{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.counter("sessions_opened"); n != 2 {
+		t.Fatalf("%d sessions opened, want 2 (the first dropped while idle)", n)
+	}
+	for range 3 {
+		time.Sleep(200 * time.Millisecond) // past StaleAfter, within the BMC's 300 ms
+		if sent, err := s.KeepAlive(testContext(t, 2*time.Second)); !sent || err != nil {
+			t.Fatalf("keep-alive: sent %v, err %v", sent, err)
+		}
+	}
+	if _, err := readSensor(t, s, wire.Target{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.counter("sessions_opened"); n != 2 {
+		t.Errorf("%d sessions opened, want 2: keep-alives kept the session through 600 ms of no scrapes", n)
+	}
+}

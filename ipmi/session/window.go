@@ -139,3 +139,7 @@ func (w *window) size() int {
 	defer w.mu.Unlock()
 	return w.limit
 }
+
+// Window returns how many requests the session may have in flight now:
+// the fixed window, or where the adaptive one stands.
+func (s *Session) Window() int { return s.win.size() }
