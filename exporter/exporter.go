@@ -350,21 +350,23 @@ func (x *Exporter) collect(ctx context.Context, addr string, m, login *config.Mo
 	// setting up the session are part of it.
 	start := time.Now()
 	key := pool.Key{Target: addr, Module: m.Name}
-	dial := func(ctx context.Context) (pool.Session, error) {
+	dial := func(ctx context.Context) (ipmi.Transport, error) {
 		return x.opts.Dial(ctx, addr, login)
 	}
 	ran := false
-	res, err := x.opts.Pool.Do(ctx, key, m.MaxSessions, dial, func(ctx context.Context, e *pool.Entry, ensure func(context.Context) error) (any, error) {
+	res, err := pool.Do(ctx, x.opts.Pool, key, m.MaxSessions, dial, func(ctx context.Context, c *pool.Collection[ipmi.Transport, *entryState]) ([]prometheus.Metric, error) {
 		ran = true
-		st, _ := e.State.(*entryState)
-		if st != nil && e.Session != nil && st.loggedIn == e.Session && !st.login.Equal(login.SessionSettings) {
+		// current is the entry's open session, nil when there is none.
+		current := func() ipmi.Transport { s, _ := c.Session(); return s }
+		st := c.State()
+		if st != nil && current() != nil && st.loggedIn == current() && !st.login.Equal(login.SessionSettings) {
 			// How to log in to this BMC changed (a reload, or its
 			// credentials_file entry: a new password, K_G, user,
 			// privilege, ...): log out of the session opened with
 			// the old settings; ensure opens one with the new. Only
 			// this BMC's session: the others' settings did not change.
 			level.Info(logger).Log("msg", "closing the session opened with the previous login settings")
-			x.opts.Pool.Drop(e, "config_changed")
+			c.Drop("config_changed")
 		}
 		if st == nil || st.module != m {
 			// New entry, or the module changed on reload: start
@@ -375,15 +377,16 @@ func (x *Exporter) collect(ctx context.Context, addr string, m, login *config.Mo
 				next.loggedIn, next.login = st.loggedIn, st.login
 			}
 			st = next
-			e.State = st
+			c.SetState(st)
 		}
 		// idle_timeout 0 means log out after every scrape.
-		e.IdleTimeout = m.IdleTimeout
 		if m.IdleTimeout == 0 {
-			e.IdleTimeout = -1
+			c.SetIdleTimeout(-1)
+		} else {
+			c.SetIdleTimeout(m.IdleTimeout)
 		}
 		var openErr error
-		if rf := x.refusals.blocked(key, login, x.now()); e.Session == nil && rf != nil {
+		if rf := x.refusals.blocked(key, login, x.now()); current() == nil && rf != nil {
 			// The BMC refused these credentials a moment ago. Logging in
 			// again on every scrape would not change its mind, may lock
 			// the account (many BMCs lock after a few failures), and with
@@ -391,7 +394,7 @@ func (x *Exporter) collect(ctx context.Context, addr string, m, login *config.Mo
 			openErr = fmt.Errorf("not logging in again before %s (refused %d times in a row): %w",
 				rf.retryAt.Format(time.RFC3339), rf.failures, rf.err)
 		} else {
-			openErr = ensure(ctx)
+			openErr = c.Ensure(ctx)
 			var authErr *session.AuthError
 			if errors.As(openErr, &authErr) {
 				x.refusals.refused(key, login, openErr, x.now())
@@ -401,14 +404,14 @@ func (x *Exporter) collect(ctx context.Context, addr string, m, login *config.Mo
 		}
 		t := &collector.Target{Module: m, State: st.collector, Logger: logger, Tables: x.tables, Start: start, Addr: addr}
 		if openErr == nil {
-			if st.loggedIn != e.Session {
-				st.loggedIn, st.login = e.Session, login.SessionSettings
+			if st.loggedIn != current() {
+				st.loggedIn, st.login = current(), login.SessionSettings
 			}
-			if st.session != e.Session {
+			if st.session != current() {
 				// One client per request the module keeps in
 				// flight; they share the session.
-				st.session = e.Session
-				st.watch = &watchedTransport{Transport: e.Session.(ipmi.Transport)}
+				st.session = current()
+				st.watch = &watchedTransport{Transport: current()}
 				st.clients = make([]*ipmi.Client, clientsFor(m.SessionSettings))
 				for i := range st.clients {
 					st.clients[i] = ipmi.NewClient(st.watch)
@@ -422,7 +425,7 @@ func (x *Exporter) collect(ctx context.Context, addr string, m, login *config.Mo
 		}
 		walks, hits := st.collector.SDRWalks(), st.collector.SDRCacheHits()
 		metrics, broken := collector.Scrape(ctx, t, openErr, x.opts.IsSessionBroken)
-		if w, ok := e.Session.(interface{ Window() int }); ok && openErr == nil {
+		if w, ok := current().(interface{ Window() int }); ok && openErr == nil {
 			n := w.Window()
 			x.windows.Observe(float64(n))
 			level.Debug(logger).Log("msg", "requests in flight allowed at the end of the collection", "window", n)
@@ -442,10 +445,10 @@ func (x *Exporter) collect(ctx context.Context, addr string, m, login *config.Mo
 		}
 		switch {
 		case broken:
-			x.opts.Pool.Drop(e, "error")
+			c.Drop("error")
 		case silent:
 			level.Info(logger).Log("msg", "BMC answered none of the scrape's requests; logging in again next time")
-			x.opts.Pool.Discard(e, "unanswered")
+			c.Discard("unanswered")
 		}
 		return metrics, nil
 	})
@@ -456,7 +459,7 @@ func (x *Exporter) collect(ctx context.Context, addr string, m, login *config.Mo
 		metrics, _ := collector.Scrape(ctx, &collector.Target{Module: m, Logger: logger, Start: start}, err, nil)
 		return metrics, false
 	}
-	return res.([]prometheus.Metric), !ran
+	return res, !ran
 }
 
 func (x *Exporter) now() time.Time {
@@ -490,10 +493,10 @@ type entryState struct {
 	module *config.Module
 	// loggedIn is the session opened with login, the settings (this
 	// target's credentials included) it logged in with.
-	loggedIn pool.Session
+	loggedIn ipmi.Transport
 	login    config.SessionSettings
 
-	session   pool.Session
+	session   ipmi.Transport
 	watch     *watchedTransport
 	clients   []*ipmi.Client
 	collector *collector.State

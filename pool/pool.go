@@ -45,10 +45,8 @@ func (k Key) String() string { return k.Module + "@" + k.Target }
 type Entry struct {
 	Key     Key
 	Session Session
-	// State is the caller's state; use Collection.State and SetState.
-	//
-	// Deprecated: kept until every caller uses the generic Do.
-	State any
+	// state is the caller's (Collection.State and SetState).
+	state any
 	// IdleTimeout, set by the collection, is how long the session may stay
 	// unused before CloseIdle closes it: 0 means the pool's
 	// Options.IdleTimeout, a negative value closes it as soon as the
@@ -193,12 +191,12 @@ func (c *Collection[S, T]) Session() (S, bool) {
 
 // State returns the state kept for the key (the zero T before SetState).
 func (c *Collection[S, T]) State() T {
-	st, _ := c.e.State.(T)
+	st, _ := c.e.state.(T)
 	return st
 }
 
 // SetState replaces the state kept for the key.
-func (c *Collection[S, T]) SetState(st T) { c.e.State = st }
+func (c *Collection[S, T]) SetState(st T) { c.e.state = st }
 
 // SetIdleTimeout sets how long the session may stay unused before
 // CloseIdle closes it (see Entry.IdleTimeout).
@@ -229,15 +227,6 @@ func Do[S Session, T, R any](ctx context.Context, p *Pool, key Key, maxSessions 
 		err = fmt.Errorf("pool: the collection of %s returned %T, this caller expects %T", key, res, r)
 	}
 	return r, err
-}
-
-// Do is the untyped form of the generic Do.
-//
-// Deprecated: use the generic Do; kept until its last caller moves.
-func (p *Pool) Do(ctx context.Context, key Key, maxSessions int, dial Dial, fn func(ctx context.Context, e *Entry, ensure func(ctx context.Context) error) (any, error)) (any, error) {
-	return p.do(ctx, key, func(ctx context.Context, e *Entry) (any, error) {
-		return fn(ctx, e, func(ctx context.Context) error { return p.ensure(ctx, e, max(maxSessions, 1), dial) })
-	})
 }
 
 // do runs one collection of key's entry, or joins the one in flight.
