@@ -307,7 +307,26 @@ type v15Codec struct {
 	// noWindow skips the replay check: the Activate Session response
 	// carries the temporary session's numbering.
 	noWindow bool
+	// activating: the codec of the temporary session, which also takes
+	// the Activate Session reply under another (the new) session ID when
+	// its auth code verifies with that ID: goipmi-server sends it so.
+	activating bool
+	// signedToo, with per-message authentication disabled (inAuth none),
+	// also takes replies signed with this auth type when they verify:
+	// some BMCs sign their replies all the same (FreeIPMI's
+	// unexpectedauth, Dell PowerEdge 2850).
+	signedToo wire.AuthType
+	// firstSeq is the BMC's initial outbound sequence number, which we
+	// chose; a first reply numbered as its byte swap shows a BMC that
+	// writes the number big-endian (FreeIPMI's endianseq, Sun ILOM 1.0
+	// and 2.0), and swapSeq then reads every number swapped.
+	firstSeq uint32
+	swapSeq  bool
 }
+
+// endianSeqSlack is how far past the initial number a first reply's
+// sequence number may be (earlier replies lost) to tell byte order.
+const endianSeqSlack = 64
 
 func (c *v15Codec) sessionID() uint32 { return c.id }
 
@@ -347,13 +366,13 @@ func (c *v15Codec) open(b []byte) (wire.Message, openResult) {
 	if err != nil {
 		return none, dropMalformed
 	}
-	if h.SessionID != c.id {
+	if h.SessionID != c.id && !(c.activating && h.SessionID != 0 && h.AuthType == c.inAuth && h.AuthType != wire.AuthTypeNone) {
 		if m, ok := sessionlessMessage(b); ok && h.AuthType == wire.AuthTypeNone {
 			return m, openSessionless
 		}
 		return none, dropUnknownSession
 	}
-	if h.AuthType != c.inAuth {
+	if h.AuthType != c.inAuth && (c.signedToo == wire.AuthTypeNone || h.AuthType != c.signedToo) {
 		return none, dropIntegrity
 	}
 	if h.AuthType != wire.AuthTypeNone {
@@ -366,8 +385,20 @@ func (c *v15Codec) open(b []byte) (wire.Message, openResult) {
 	if err != nil {
 		return none, decodeResult(err)
 	}
-	if !c.noWindow && !c.window.accept(h.Sequence) {
+	if c.noWindow {
+		return m, openOK
+	}
+	seq := h.Sequence
+	if !c.window.started && c.firstSeq != 0 && seq-c.firstSeq > endianSeqSlack && bswap32(seq)-c.firstSeq <= endianSeqSlack {
+		c.swapSeq = true
+	}
+	if c.swapSeq {
+		seq = bswap32(seq)
+	}
+	if !c.window.accept(seq) {
 		return none, dropSequence
 	}
 	return m, openOK
 }
+
+func bswap32(v uint32) uint32 { return v>>24 | v>>8&0xFF00 | v<<8&0xFF0000 | v<<24 }

@@ -203,3 +203,58 @@ func TestCodecBadChecksum(t *testing.T) {
 		}
 	}
 }
+
+// TestCodec15Quirks: the IPMI 1.5 quirks the codec adapts to without
+// configuration.
+func TestCodec15Quirks(t *testing.T) {
+	t.Run("endianseq", func(t *testing.T) {
+		console, bmc := v15Pair(wire.AuthTypeMD5)
+		console.firstSeq = 0x01020304
+		for i := uint32(0); i < 3; i++ {
+			bmc.outSeq = bswap32(console.firstSeq + i) // the BMC writes it big-endian
+			pkt, err := bmc.seal(nil, testResponse(uint8(i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, res := console.open(pkt); res != openOK {
+				t.Fatalf("reply %d: %v (%s)", i, res, res.dropReason())
+			}
+		}
+		if !console.swapSeq {
+			t.Error("byte order not detected")
+		}
+		// A replay is still one.
+		bmc.outSeq = bswap32(console.firstSeq + 1)
+		pkt, _ := bmc.seal(nil, testResponse(1))
+		if _, res := console.open(pkt); res != dropSequence {
+			t.Errorf("replayed swapped number: %v", res)
+		}
+	})
+	t.Run("unexpectedauth", func(t *testing.T) {
+		console, bmc := v15Pair(wire.AuthTypeNone)
+		console.signedToo = wire.AuthTypeMD5
+		bmc.outAuth = wire.AuthTypeMD5
+		pkt, _ := bmc.seal(nil, testResponse(1))
+		if _, res := console.open(pkt); res != openOK {
+			t.Fatalf("signed reply with per-message authentication off: %v", res)
+		}
+		pkt, _ = bmc.seal(nil, testResponse(2))
+		pkt[len(pkt)-3] ^= 1 // still verified
+		if _, res := console.open(pkt); res != dropIntegrity {
+			t.Errorf("tampered signed reply: %v", res)
+		}
+	})
+	t.Run("activate under the new session ID", func(t *testing.T) {
+		console, bmc := v15Pair(wire.AuthTypeMD5)
+		console.activating, console.noWindow = true, true
+		bmc.id = 0x9999
+		pkt, _ := bmc.seal(nil, testResponse(1))
+		if _, res := console.open(pkt); res != openOK {
+			t.Fatalf("activate reply under another ID: %v", res)
+		}
+		console.activating = false
+		if _, res := console.open(pkt); res != dropUnknownSession {
+			t.Errorf("after activation: %v", res)
+		}
+	})
+}

@@ -74,7 +74,7 @@ func (s *Session) handshakeLAN(ctx context.Context) error {
 		return err
 	}
 	s.setCodec(&v15Codec{id: challenge.TemporarySessionID, outAuth: authType, inAuth: authType,
-		password: s.cfg.Password, outSeqFixed: true, noWindow: true})
+		password: s.cfg.Password, outSeqFixed: true, noWindow: true, activating: true})
 	activate := command.ActivateSessionRequest{AuthType: authType, MaxPrivilege: s.cfg.Privilege,
 		Challenge: challenge.Challenge, InitialOutboundSeq: bmcFirstSeq}
 	code, data, err = s.call(ctx, s.deadlineFor(ctx), wire.NetFnApp, command.CmdActivateSession, activate.AppendTo(buf[:0]))
@@ -103,16 +103,17 @@ func (s *Session) handshakeLAN(ctx context.Context) error {
 	if act.SessionID == 0 {
 		return fmt.Errorf("%w: activate session: session ID 0", ErrProtocol)
 	}
-	msgAuth := act.AuthType
+	c := &v15Codec{id: act.SessionID, outAuth: act.AuthType, inAuth: act.AuthType, password: s.cfg.Password,
+		outSeq: act.InitialInboundSeq, firstSeq: bmcFirstSeq}
+	if c.outSeq == 0 {
+		c.outSeq = 1
+	}
 	if caps.PerMessageAuthDisabled {
-		// The BMC authenticates the activation only, not each message.
-		msgAuth = wire.AuthTypeNone
+		// The BMC authenticates the activation only, not each message;
+		// take its replies signed too (unexpectedauth).
+		c.outAuth, c.inAuth, c.signedToo = wire.AuthTypeNone, wire.AuthTypeNone, act.AuthType
 	}
-	outSeq := act.InitialInboundSeq
-	if outSeq == 0 {
-		outSeq = 1
-	}
-	s.setCodec(&v15Codec{id: act.SessionID, outAuth: msgAuth, inAuth: msgAuth, password: s.cfg.Password, outSeq: outSeq})
+	s.setCodec(c)
 	if act.MaxPrivilege != 0 && act.MaxPrivilege < s.cfg.Privilege {
 		_ = s.closeSession(ctx, s.deadlineFor(ctx))
 		return authError(PrivilegeRefused, "activate session grants at most %s, want %s", act.MaxPrivilege, s.cfg.Privilege)
@@ -129,12 +130,19 @@ func (s *Session) handshakeLAN(ctx context.Context) error {
 func (s *Session) chooseAuthType15(offered command.AuthTypeSupport) (wire.AuthType, error) {
 	if s.cfg.AuthType15 != AuthType15Auto {
 		want := s.cfg.AuthType15.wire()
-		if !offered.Supports(want) {
+		if offered != 0 && !offered.Supports(want) {
 			return 0, authError(NoCipherSuite, "BMC does not offer IPMI v1.5 auth type %s (offers 0x%02x)", want, uint8(offered))
 		}
 		return want, nil
 	}
 	if offered.Supports(wire.AuthTypeMD5) {
+		return wire.AuthTypeMD5, nil
+	}
+	if offered == 0 {
+		// No auth type at all is no offer a working BMC makes: its
+		// capabilities are wrong (FreeIPMI's authcap: Asus P5M2, Intel
+		// SR1520ML, Sun Fire with ELOM). Try MD5; a BMC without it
+		// refuses the challenge, which says so.
 		return wire.AuthTypeMD5, nil
 	}
 	return 0, authError(NoCipherSuite, "BMC offers IPMI v1.5 auth types 0x%02x but not MD5; straight password and none send no proof of the password and must be configured explicitly (auth_type)", uint8(offered))
