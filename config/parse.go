@@ -147,6 +147,12 @@ func (p *parser) errorf(line int, cause error, format string, args ...any) {
 	p.errs = append(p.errs, &Error{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...), Err: cause})
 }
 
+// shapeError reports a problem of structure (see shapeLines).
+func (p *parser) shapeError(line int, format string, args ...any) {
+	p.shapeLines[line] = true
+	p.errorf(line, nil, format, args...)
+}
+
 func (p *parser) warnf(line int, format string, args ...any) {
 	p.warnings = append(p.warnings, Warning{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
@@ -188,10 +194,8 @@ func (p *parser) yamlError(msg string, cause error) {
 	p.errorf(0, cause, "%s", msg)
 }
 
-// decode checks the file's structure (mappings where mappings go, known
-// keys only, merge keys) and decodes it with yaml.v3, known fields only.
-// It returns nil when there is nothing to validate; lines gives the line
-// of each module's name.
+// decode checks the file's structure (checkShape) and decodes it with
+// yaml.v3, known fields only; nil means there is nothing to validate.
 func (p *parser) decode(data []byte) (*fileConfig, map[string]moduleShape) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
@@ -256,10 +260,7 @@ func decodeKnownFields(data []byte, f *fileConfig) (err error) {
 // keys. It returns each module's name line and keys, or nil if there is
 // no usable modules mapping.
 func (p *parser) checkShape(root *yaml.Node) map[string]moduleShape {
-	fail := func(n *yaml.Node, format string, args ...any) {
-		p.shapeLines[n.Line] = true
-		p.errorf(n.Line, nil, format, args...)
-	}
+	fail := func(n *yaml.Node, format string, args ...any) { p.shapeError(n.Line, format, args...) }
 	if isNull(root) {
 		p.errorf(root.Line, nil, "no modules defined (the file is empty)")
 		return nil
@@ -313,7 +314,10 @@ func (p *parser) checkShape(root *yaml.Node) map[string]moduleShape {
 				fail(item, "targets[%d]: expected a mapping with module, labels and hosts, got %s", i, kindName(item))
 				continue
 			}
-			p.checkKeys(item, reflect.TypeFor[fileTarget](), fmt.Sprintf("in targets[%d]", i), map[*yaml.Node]bool{})
+			keys := p.checkKeys(item, reflect.TypeFor[fileTarget](), fmt.Sprintf("in targets[%d]", i), map[*yaml.Node]bool{})
+			if l := keys["labels"]; l != nil && !isNull(l.value) && l.value.Kind != yaml.MappingNode {
+				fail(l.value, "targets[%d]: labels: expected a mapping of label names to values, got %s", i, kindName(l.value))
+			}
 		}
 	}
 	return lines
@@ -355,25 +359,21 @@ func (p *parser) checkKeys(n *yaml.Node, t reflect.Type, where string, seen map[
 					src = resolve(src)
 					switch {
 					case src.Kind != yaml.MappingNode:
-						p.shapeLines[src.Line] = true
-						p.errorf(src.Line, nil, "a merge key (<<) takes a mapping or a list of mappings, not %s", kindName(src))
+						p.shapeError(src.Line, "a merge key (<<) takes a mapping or a list of mappings, not %s", kindName(src))
 					case depth >= maxMergeDepth:
-						p.shapeLines[src.Line] = true
-						p.errorf(src.Line, nil, "merge keys (<<) nested more than %d deep", maxMergeDepth)
+						p.shapeError(src.Line, "merge keys (<<) nested more than %d deep", maxMergeDepth)
 					default:
 						walk(src, depth+1)
 					}
 				}
 			case k.Kind != yaml.ScalarNode:
-				p.shapeLines[k.Line] = true
-				p.errorf(k.Line, nil, "mapping keys must be strings, not %s", kindName(k))
+				p.shapeError(k.Line, "mapping keys must be strings, not %s", kindName(k))
 			case !known[k.Value]:
-				p.shapeLines[k.Line] = true
-				msg := fmt.Sprintf("unknown key %q %s", truncateForError(k.Value), where)
+				var hint string
 				if s := closest(k.Value, known); s != "" {
-					msg += fmt.Sprintf(" (did you mean %q?)", s)
+					hint = fmt.Sprintf(" (did you mean %q?)", s)
 				}
-				p.errorf(k.Line, nil, "%s", msg)
+				p.shapeError(k.Line, "unknown key %q %s%s", truncateForError(k.Value), where, hint)
 			case own[k.Value] == nil:
 				// yaml.v3 lets a mapping's own keys win over merged
 				// ones, and earlier merged mappings over later ones.

@@ -221,6 +221,7 @@ func TestParseErrors(t *testing.T) {
 		{"target not allowed", "modules:\n  m:\n    allowed_targets: [10.0.0.0/8]\ntargets:\n  - module: m\n    hosts: [192.0.2.1]\n", testFile + ":6: targets[0]: target \"192.0.2.1\" is not in allowed_targets of module \"m\""},
 		{"label bad name", "modules: {m: {}}\ntargets:\n  - module: m\n    labels: {\"a-b\": c}\n    hosts: [h1]\n", testFile + ":4: targets[0]: labels: \"a-b\" is not a valid label name"},
 		{"label reserved", "modules: {m: {}}\ntargets:\n  - module: m\n    labels:\n      __address__: x\n    hosts: [h1]\n", testFile + ":5: targets[0]: labels: label names starting with __ are reserved"},
+		{"labels a list", "modules: {m: {}}\ntargets:\n  - module: m\n    labels: [a]\n    hosts: [h1]\n", testFile + ":4: targets[0]: labels: expected a mapping of label names to values, got a list"},
 		{"label value list", "modules: {m: {}}\ntargets:\n  - module: m\n    labels:\n      rack: [a]\n    hosts: [h1]\n", testFile + ":5: targets[0]: labels: rack: expected a single value"},
 	}
 	for _, tt := range tests {
