@@ -4,31 +4,28 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/collector"
+	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 )
 
 // specMetrics are the metric names the exporter's specification fixes (per-BMC scrape and the
 // exporter's own /metrics). Dashboards and rules may use only these, Prometheus' own per-target
-// series, Go/process metrics and recording rules.
-var specMetrics = []string{
-	"ipmi_up", "ipmi_scrape_duration_seconds",
-	"ipmi_temperature_celsius", "ipmi_temperature_state",
-	"ipmi_fan_speed_rpm", "ipmi_fan_speed_ratio", "ipmi_fan_speed_state",
-	"ipmi_voltage_volts", "ipmi_voltage_state",
-	"ipmi_current_amperes", "ipmi_current_state",
-	"ipmi_power_watts", "ipmi_power_state",
-	"ipmi_sensor_value", "ipmi_sensor_state", "ipmi_sensor_threshold", "ipmi_sensor_info",
-	"ipmi_sensor_discrete_state",
-	"ipmi_sel_logs_count", "ipmi_sel_free_space_bytes", "ipmi_sel_last_add_timestamp_seconds",
-	"ipmi_sel_events_count_by_state",
-	"ipmi_chassis_power_state", "ipmi_chassis_drive_fault_state", "ipmi_chassis_cooling_fault_state",
-	"ipmi_chassis_power_fault_state", "ipmi_chassis_power_overload_state", "ipmi_chassis_intrusion_state",
-	"ipmi_dcmi_power_consumption_watts",
-	"ipmi_bmc_info", "ipmi_bmc_lan_info",
-	"ipmi_bmc_watchdog_timer_state", "ipmi_bmc_watchdog_timer_use_state", "ipmi_bmc_watchdog_logging_state",
-	"ipmi_bmc_watchdog_timeout_action_state", "ipmi_bmc_watchdog_pretimeout_interrupt_state",
-	"ipmi_bmc_watchdog_pretimeout_interval_seconds", "ipmi_bmc_watchdog_initial_countdown_seconds",
-	"ipmi_bmc_watchdog_current_countdown_seconds",
-	"ipmi_config_lan_mode", "ipmi_sel_events_count_by_name", "ipmi_sel_events_latest_timestamp", "ipmi_fru_info",
+// series, Go/process metrics and recording rules. The per-BMC families come from the collectors'
+// definitions (collector.Families), so a new collector needs no change here.
+var specMetrics = append(familyNames(), exporterMetrics...)
+
+// familyNames are the names of the per-BMC metric families.
+func familyNames() []string {
+	var names []string
+	for _, f := range collector.Families() {
+		names = append(names, f.Name())
+	}
+	return names
+}
+
+// exporterMetrics are the exporter's own /metrics that dashboards and rules may use.
+var exporterMetrics = []string{
 	"ipmi_fleet_exporter_sessions_open",
 	"ipmi_fleet_exporter_session_handshakes_total",
 	"ipmi_fleet_exporter_requests_total",
@@ -44,6 +41,15 @@ var specMetrics = []string{
 	"ipmi_fleet_exporter_build_info",
 }
 
+// collectorNames are the values of ipmi_up's collector label.
+func collectorNames() []string {
+	var names []string
+	for _, c := range config.AllCollectors() {
+		names = append(names, string(c))
+	}
+	return names
+}
+
 // prometheusMetrics are series Prometheus itself writes for every target.
 var prometheusMetrics = []string{"up", "scrape_duration_seconds", "scrape_timeout_seconds", "scrape_samples_scraped"}
 
@@ -51,7 +57,7 @@ var prometheusMetrics = []string{"up", "scrape_duration_seconds", "scrape_timeou
 var (
 	thresholdValues = []string{"lower_non_recoverable", "lower_critical", "lower_non_critical",
 		"upper_non_critical", "upper_critical", "upper_non_recoverable"}
-	collectorValues = []string{"ipmi", "sel", "chassis", "dcmi", "bmc", "lan", "bmc-watchdog", "sm-lan-mode", "sel-events", "fru"}
+	collectorValues = collectorNames()
 )
 
 var (
