@@ -18,9 +18,12 @@ import (
 )
 
 // fileConfig is the file's form of a Config, as yaml.v3 decodes it with
-// known fields only. The yaml tags are the config keys: a key is added by
-// adding a field here and reading it in validateModule (TestEveryKeyIsRead
-// fails for a key nothing reads).
+// known fields only. The yaml tags are the config keys. Adding a module key
+// touches: a field of fileModule (with a leaf type that says what is wrong
+// with a value), its reading in validateModule into a Module field (into
+// SessionSettings if it changes how a session is opened), Module.MarshalYAML,
+// config.example.yml and keySamples; TestEveryKeyIsRead, TestExampleConfig
+// and TestExampleRoundTrips fail for a key left out of one of them.
 type fileConfig struct {
 	Modules map[string]*fileModule `yaml:"modules"`
 	Targets []fileTarget           `yaml:"targets,omitempty"`
