@@ -480,6 +480,9 @@ func writeExporterConfig(t *testing.T, dir string, addrOf map[role]string) strin
     pass_file: %q
     privilege: user
     max_sessions: 2
+    # The default set plus fru, whose ipmi_fru_info the host dashboard's
+    # inventory table shows.
+    collectors: [ipmi, sel, chassis, dcmi, bmc, fru]
     allowed_targets: [127.0.0.0/8]
   legacy:
     user: %q
