@@ -22,8 +22,9 @@ import (
 //     chain of next record IDs, followed record by record as in the
 //     sequential walk, arrives at its ID: a wrong guess costs a request,
 //     never a wrong repository.
-//   - A record read in chunks asks for all the chunks of its body at once,
-//     under the walk's reservation, once the header gave its length.
+//   - A record read in chunks asks for its first chunk (header and the
+//     start of the body) and then for all the other chunks at once, under
+//     the walk's reservation.
 //   - Anything but a clean read (a completion code, a short reply, a lost
 //     reservation) drops every read ahead and reads the record the careful
 //     way (walker.readRecord), which knows the BMC quirks; the walk goes on
@@ -166,8 +167,8 @@ func (p *pipeline) get(ctx context.Context, fp fetchParams, id uint16, offset, l
 	return resp.NextRecordID, resp.Data, err
 }
 
-// fetch reads record id the fast way: whole in one request, or its header
-// and then every chunk of its body at once. Whatever it cannot take as it
+// fetch reads record id the fast way: whole in one request, or its first
+// chunk and then every other chunk at once. Whatever it cannot take as it
 // comes is errCareful or the request's error; the caller then reads the
 // record the careful way.
 func (p *pipeline) fetch(ctx context.Context, fp fetchParams, id uint16) ([]byte, uint16, error) {
@@ -181,28 +182,33 @@ func (p *pipeline) fetch(ctx context.Context, fp fetchParams, id uint16) ([]byte
 		}
 		return append([]byte(nil), data[:HeaderLen+int(data[4])]...), next, nil
 	}
-	next, hdr, err := p.get(ctx, fp, id, 0, HeaderLen)
+	// The first read takes a whole chunk, header and the start of the
+	// body: a record of one chunk and a bit costs two round trips, not
+	// three. A BMC that refuses it or returns less goes the careful way,
+	// which reads the header alone.
+	chunk := max(int(fp.chunk), HeaderLen)
+	next, first, err := p.get(ctx, fp, id, 0, uint8(chunk))
 	if err != nil {
 		return nil, 0, err
 	}
-	if len(hdr) < HeaderLen {
+	if len(first) < HeaderLen {
 		return nil, 0, errCareful
 	}
-	total := HeaderLen + int(hdr[4])
-	if total > 0x100 {
-		// A chunk might start beyond what the one-byte offset can say.
+	total := HeaderLen + int(first[4])
+	if total > 0x100 || len(first) < min(chunk, total) {
+		// A chunk might start beyond what the one-byte offset can say,
+		// or the BMC returns less than asked.
 		return nil, 0, errCareful
 	}
 	raw := make([]byte, total)
-	copy(raw, hdr[:HeaderLen])
+	copy(raw, first[:min(len(first), total)])
 	recID := le16(raw)
-	chunk := max(int(fp.chunk), 1)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		ferr error
 	)
-	for off := HeaderLen; off < total; off += chunk {
+	for off := min(chunk, total); off < total; off += chunk {
 		n := min(chunk, total-off)
 		wg.Go(func() {
 			_, data, err := p.get(ctx, fp, recID, uint8(off), uint8(n))

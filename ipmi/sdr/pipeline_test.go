@@ -80,8 +80,9 @@ func TestPipelinedWalkMatchesSequential(t *testing.T) {
 		ids   []uint16
 		setup func(f *fakeRepository)
 		opts  ReadOptions
-		// exact: the pipelined walk sends as many Get SDR as the
-		// sequential one; otherwise at most a window's worth of reads
+		// exact: the pipelined walk sends at most as many Get SDR as
+		// the sequential one (fewer when it reads in chunks: its first
+		// read takes a whole chunk, not the header alone); otherwise at most a window's worth of reads
 		// ahead and the record being read (one per requester, each of up to 5 requests in
 		// chunks) more per guess gone wrong.
 		exact  bool
@@ -142,7 +143,7 @@ func TestPipelinedWalkMatchesSequential(t *testing.T) {
 					t.Fatalf("%d requesters: repository differs from the sequential walk's:\n got %d records %+v\nwant %d records %+v",
 						n, len(got.Records), got, len(want.Records), want)
 				}
-				if slack := c.misses * n * 5; c.exact && gets != wantGets || gets > wantGets+slack {
+				if slack := c.misses * n * 5; c.exact && gets > wantGets || gets > wantGets+slack {
 					t.Errorf("%d requesters: %d Get SDR, sequential %d (exact %v, slack %d)", n, gets, wantGets, c.exact, slack)
 				}
 			}
@@ -234,7 +235,7 @@ func TestPipelinedWalkReadsAhead(t *testing.T) {
 	check()
 }
 
-// A record read in chunks asks for its body's chunks together.
+// A record read in chunks asks for the chunks after its first together.
 func TestPipelinedWalkChunksTogether(t *testing.T) {
 	// Irregular IDs: nothing is read ahead, so overlap comes from the
 	// chunks alone.
@@ -244,11 +245,11 @@ func TestPipelinedWalkChunksTogether(t *testing.T) {
 	hold, check := holdUntil(t,
 		func(req command.Request) bool {
 			g, ok := getSDR(req)
-			return ok && g.RecordID == 9 && g.Offset == HeaderLen
+			return ok && g.RecordID == 9 && g.Offset == 16
 		},
 		func(req command.Request) bool {
 			g, ok := getSDR(req)
-			return ok && g.RecordID == 9 && g.Offset > HeaderLen
+			return ok && g.RecordID == 9 && g.Offset > 16
 		})
 	l.hold = hold
 	if _, err := ReadRepository(context.Background(), l, ReadOptions{Parallel: l.requesters(4)}); err != nil {
