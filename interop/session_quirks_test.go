@@ -83,6 +83,10 @@ func TestSessionQuirksNeedingClientChanges(t *testing.T) {
 		{name: "forcepermsg", sim: simOpts{authTypes15: v15, faults: "forcepermsg"}, module: lan, wantUp: true},
 		{name: "endianseq", sim: simOpts{authTypes15: v15, faults: "endianseq"}, module: lan, wantUp: true},
 		{name: "noauthcodecheck", sim: simOpts{authTypes15: v15, faults: "noauthcodecheck"}, module: lan, wantUp: true},
+		{name: "intel20", sim: simOpts{faults: "intel20"}, wantUp: true},
+		{name: "opensesspriv_keys", sim: simOpts{faults: "opensesspriv_keys"}, wantUp: true},
+		{name: "supermicro20", sim: simOpts{faults: "supermicro20"}, wantUp: true},
+		{name: "idzero", sim: simOpts{authTypes15: v15, faults: "idzero"}, module: lan, wantUp: true},
 		{name: "ipmi15_authcap", sim: simOpts{authTypes15: v15, faults: "authcap"}, module: lan, wantUp: true},
 		{name: "ipmi15_nochecksumcheck", sim: simOpts{authTypes15: v15, faults: "nochecksumcheck"}, module: lan, wantUp: true},
 	} {

@@ -81,6 +81,21 @@ type Faults struct {
 	// NoAuthCodeCheck signs IPMI 1.5 in-session replies with wrong auth
 	// codes.
 	NoAuthCodeCheck bool `json:"noauthcodecheck,omitempty"`
+	// IDZero sends IPMI 1.5 in-session replies with session ID 0 (Tyan
+	// S2882 with M3289 BMC).
+	IDZero bool `json:"idzero,omitempty"`
+	// Intel20 hashes the RAKP values with the user name NUL-padded to 16
+	// bytes and, with HMAC-MD5, the password cut to 16 bytes (Intel
+	// SE7520AF2 with the Server Management Module).
+	Intel20 bool `json:"intel20,omitempty"`
+	// Supermicro20 declares a RAKP2 payload one byte longer than sent
+	// (Supermicro H8QME with Peppercon firmware).
+	Supermicro20 bool `json:"supermicro20,omitempty"`
+	// OpenSessPrivKeys hashes the RAKP values with Open Session's
+	// requested privilege instead of RAKP1's role byte (FreeIPMI's
+	// opensesspriv: Sun Fire X4150, Supermicro X8DTH/X8DTG, Intel
+	// S5500WBV, Dell C5220).
+	OpenSessPrivKeys bool `json:"opensesspriv_keys,omitempty"`
 }
 
 // Validate reports values out of range.
@@ -103,6 +118,7 @@ func (f Faults) Validate() error {
 const FaultKeys = "latency=DUR, jitter=DUR, loss=P, silent, garbage[=P], truncate[=P], sessions_full, " +
 	"aes_pad_full_block, rakp2_zero_tag, bridge_embedded, opensesspriv, integritycheckvalue, authcap, authcap_short, " +
 	"nochecksumcheck, activate_new_id, unexpectedauth, forcepermsg, endianseq, noauthcodecheck, " +
+	"idzero, intel20, supermicro20, opensesspriv_keys, " +
 	"sdr_max_read=N, empty_reading_for_absent, " +
 	"sdr_cancel_reservation=N, sdr_short_read=N, sdr_last_record_cc=CC, assumemaxsdrrecordcount[=N], " +
 	"sdr_duplicate=N, sdr_same_name=NAME, assumebmcowner[=ADDR], ignorescanningdisabled, " +
@@ -240,6 +256,14 @@ func ParseFaults(s string) (FaultSpec, error) {
 			err = flag(&f.EndianSeq)
 		case "noauthcodecheck":
 			err = flag(&f.NoAuthCodeCheck)
+		case "idzero":
+			err = flag(&f.IDZero)
+		case "intel20":
+			err = flag(&f.Intel20)
+		case "supermicro20":
+			err = flag(&f.Supermicro20)
+		case "opensesspriv_keys":
+			err = flag(&f.OpenSessPrivKeys)
 		case "sdr_max_read":
 			spec.SDRMaxRead, err = strconv.Atoi(val)
 			if err == nil && (spec.SDRMaxRead < 0 || spec.SDRMaxRead > 255) {
@@ -338,6 +362,10 @@ func (f Faults) String() string {
 	add(f.ForcePerMsg, "forcepermsg")
 	add(f.EndianSeq, "endianseq")
 	add(f.NoAuthCodeCheck, "noauthcodecheck")
+	add(f.IDZero, "idzero")
+	add(f.Intel20, "intel20")
+	add(f.Supermicro20, "supermicro20")
+	add(f.OpenSessPrivKeys, "opensesspriv_keys")
 	return strings.Join(parts, ",")
 }
 

@@ -397,14 +397,14 @@ func TestParseCatalogueQuirks(t *testing.T) {
 // The session quirks parse under their names and render back.
 func TestParseSessionQuirks(t *testing.T) {
 	in := "opensesspriv,integritycheckvalue,authcap,authcap_short,nochecksumcheck,activate_new_id," +
-		"unexpectedauth,forcepermsg,endianseq,noauthcodecheck"
+		"unexpectedauth,forcepermsg,endianseq,noauthcodecheck,idzero,intel20,supermicro20,opensesspriv_keys"
 	spec, err := ParseFaults(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Faults{OpenSessPriv: true, IntegrityCheckValue: true, AuthCap: true, AuthCapShort: true,
 		NoChecksumCheck: true, ActivateNewID: true, UnexpectedAuth: true, ForcePerMsg: true, EndianSeq: true,
-		NoAuthCodeCheck: true}
+		NoAuthCodeCheck: true, IDZero: true, Intel20: true, Supermicro20: true, OpenSessPrivKeys: true}
 	if spec.Faults != want {
 		t.Fatalf("got %+v\nwant %+v", spec.Faults, want)
 	}

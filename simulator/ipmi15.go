@@ -118,7 +118,11 @@ func (b *BMC) appendV15Session(dst []byte, s *session, f *Faults, msg []byte) []
 		seq = bits.ReverseBytes32(seq)
 	}
 	start := len(dst)
-	dst = b.appendV15(dst, s.authType, []byte(s.user.Password), s.bmcID, seq, msg)
+	id := s.bmcID
+	if f.IDZero {
+		id = 0
+	}
+	dst = b.appendV15(dst, s.authType, []byte(s.user.Password), id, seq, msg)
 	if f.NoAuthCodeCheck && s.authType != wire.AuthTypeNone {
 		// The auth code follows RMCP header, auth type, sequence and
 		// session ID.

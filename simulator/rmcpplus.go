@@ -5,6 +5,7 @@ import (
 	"crypto/cipher"
 	"encoding/binary"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/crypto"
@@ -258,7 +259,7 @@ func (b *BMC) openSession(payload []byte, from netip.AddrPort, now time.Time, f 
 		s = &session{
 			state: stateOpened, handle: b.newHandle(), bmcID: b.newSessionID(),
 			consoleID: req.ConsoleSessionID, remote: from, suite: suite, maxPriv: maxPriv,
-			openTag: req.Tag, lastActivity: now,
+			openTag: req.Tag, openPriv: uint8(req.MaxPrivilege), lastActivity: now,
 		}
 		b.sessions = append(b.sessions, s)
 	}
@@ -303,11 +304,26 @@ func (b *BMC) chooseSuite(req wire.OpenSessionRequest) (crypto.CipherSuite, wire
 
 // handshake returns the RAKP values of s as crypto computes them.
 func (b *BMC) handshake(s *session) crypto.Handshake {
-	return crypto.Handshake{
+	hs := crypto.Handshake{
 		Suite: s.suite, Username: s.user.Name, Password: []byte(s.user.Password), KG: b.cfg.KG,
 		Role: s.role, ConsoleSessionID: s.consoleID, BMCSessionID: s.bmcID,
 		ConsoleRandom: s.consoleRandom, BMCRandom: s.bmcRandom, BMCGUID: b.guid,
 	}
+	f := b.faults.Load()
+	if f.Intel20 {
+		// Intel's user name is NUL-padded to 16 bytes in the RAKP
+		// hashes, and with HMAC-MD5 its password is cut to 16 bytes.
+		hs.Username += strings.Repeat("\x00", max(16-len(hs.Username), 0))
+		if s.suite.Auth == crypto.AuthRAKPHMACMD5 && len(hs.Password) > 16 {
+			hs.Password = hs.Password[:16]
+		}
+	}
+	if f.OpenSessPrivKeys {
+		// The keys are hashed with the privilege of Open Session, not
+		// RAKP1's role byte (lookup bit included).
+		hs.Role = s.openPriv
+	}
+	return hs
 }
 
 // failHandshake ends a session whose authentication failed.
@@ -328,7 +344,14 @@ func (b *BMC) rakp1(payload []byte, now time.Time, f *Faults, dst []byte) []byte
 	}
 	reply := func(st wire.RAKPStatus) []byte {
 		resp.Status = st
-		return b.appendV2(dst, nil, wire.PayloadRAKP2, resp.AppendTo(nil), f)
+		start := len(dst)
+		out := b.appendV2(dst, nil, wire.PayloadRAKP2, resp.AppendTo(nil), f)
+		if f.Supermicro20 {
+			// The payload length says one byte more than was sent.
+			at := start + wire.RMCPHeaderSize + 10
+			binary.LittleEndian.PutUint16(out[at:], binary.LittleEndian.Uint16(out[at:])+1)
+		}
+		return out
 	}
 	s := b.findSession(binary.LittleEndian.Uint32(payload[4:]), false)
 	if s == nil {

@@ -45,6 +45,7 @@ type session struct {
 	// RMCP+ handshake and keys.
 	suite         crypto.CipherSuite
 	openTag       uint8
+	openPriv      uint8 // Open Session's requested maximum privilege as sent (opensesspriv_keys)
 	role          uint8 // RAKP1 role byte as sent
 	consoleRandom [16]byte
 	bmcRandom     [16]byte

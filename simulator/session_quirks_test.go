@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"testing"
 
@@ -174,5 +175,61 @@ func TestQuirksIPMI15(t *testing.T) {
 				t.Fatalf("reply auth type %v, want MD5", h.AuthType)
 			}
 		})
+	}
+}
+
+// intel20 and opensesspriv_keys change what the RAKP hashes cover: a
+// console computing by the spec fails RAKP2's check; one computing as the
+// quirky BMC does passes it.
+func TestQuirkRAKPHashing(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		f     Faults
+		adapt func(c *v2Console)
+	}{
+		{"intel20", Faults{Intel20: true}, func(c *v2Console) { c.hs.Username = "admin" + string(make([]byte, 11)) }},
+		{"opensesspriv_keys", Faults{OpenSessPrivKeys: true}, func(c *v2Console) { c.hs.Role = uint8(wire.PrivilegeAdmin) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, _, _ := newTestBMC(t, nil)
+			b.SetFaults(tc.f)
+			c := newV2Console(t, b, 3, "admin", "secret", wire.PrivilegeAdmin)
+			c.openSession(wire.PrivilegeAdmin)
+			r2, ok := c.rakp1()
+			if ok || r2.Status != wire.RAKPStatusOK {
+				t.Fatalf("RAKP2 status %v, verifies by the spec: %v", r2.Status, ok)
+			}
+			tc.adapt(c)
+			if !crypto.Equal(r2.AuthCode, c.hs.RAKP2AuthCode()) {
+				t.Fatal("RAKP2 does not verify the quirky way either")
+			}
+			if r4 := c.rakp3(); r4.Status != wire.RAKPStatusOK {
+				t.Fatalf("RAKP4 status %v", r4.Status)
+			}
+		})
+	}
+}
+
+func TestQuirkSupermicro20(t *testing.T) {
+	b, _, _ := newTestBMC(t, nil)
+	b.SetFaults(Faults{Supermicro20: true})
+	c := newV2Console(t, b, 3, "admin", "secret", wire.PrivilegeAdmin)
+	c.openSession(wire.PrivilegeAdmin)
+	m := wire.RAKP1{Tag: 0x22, BMCSessionID: c.bmcID, Role: c.role, Username: c.user}
+	reply := exchange(b, c.v2Packet(wire.PayloadRAKP1, m.AppendTo(nil), false))
+	const at = wire.RMCPHeaderSize + 10
+	if declared, sent := int(binary.LittleEndian.Uint16(reply[at:])), len(reply)-at-2; declared != sent+1 {
+		t.Fatalf("RAKP2 payload length %d for %d bytes sent, want one more", declared, sent)
+	}
+}
+
+func TestQuirkIDZero(t *testing.T) {
+	b, _, _ := newTestBMC(t, func(c *BMCConfig) { c.AuthTypes15 = []wire.AuthType{wire.AuthTypeMD5} })
+	b.SetFaults(Faults{IDZero: true})
+	_, as, _ := v15Login(t, b)
+	dev := wire.Message{DestAddr: 0x20, NetFn: wire.NetFnApp, SrcAddr: 0x81, Seq: 3, Cmd: 0x01}
+	h, _ := parseV15(t, exchange(b, v15Packet(t, wire.AuthTypeMD5, "secret", as.SessionID, as.InitialInboundSeq, dev)), "secret")
+	if h.SessionID != 0 {
+		t.Fatalf("in-session reply under session ID %#x, want 0", h.SessionID)
 	}
 }
