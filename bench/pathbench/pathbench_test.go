@@ -117,7 +117,7 @@ func setup(tb testing.TB, bmcs, window int) *bench {
 	}
 	cfg := config.DemoConfig(targets, user, password)
 	m, _ := cfg.Module(config.DefaultModuleName)
-	m.Window = window
+	m.Window = config.WindowSize(window)
 	m.Collectors = []config.Collector{config.CollectorIPMI, config.CollectorSEL, config.CollectorChassis, config.CollectorDCMI, config.CollectorBMC}
 	reg := prometheus.NewRegistry()
 	store, err := config.NewFixedStore(cfg, reg)
@@ -130,7 +130,7 @@ func setup(tb testing.TB, bmcs, window int) *bench {
 	dial := func(ctx context.Context, addr string, m *config.Module) (ipmi.Transport, error) {
 		return session.Open(ctx, session.Config{
 			Host: addr, Username: m.User, Password: m.Password.Bytes(), Privilege: m.Privilege,
-			CipherSuite: session.CipherSuiteAuto, Window: m.Window, Observer: obs,
+			CipherSuite: session.CipherSuiteAuto, Window: int(m.Window), Observer: obs,
 		})
 	}
 	x := exporter.New(exporter.Options{
