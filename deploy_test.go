@@ -165,6 +165,12 @@ func loadK8s(t *testing.T) []k8sDoc {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Kustomizations of their own in subdirectories (local/).
+	more, err := filepath.Glob(filepath.Join("deploy", "kubernetes", "*", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, more...)
 	var docs []k8sDoc
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -321,6 +327,7 @@ func TestKubernetesWorkloadsStart(t *testing.T) {
 					path = "/-/ready"
 				}
 				p.waitPath(t, path)
+				checkLocalMode(t, p, argv)
 			})
 		}
 	}
@@ -389,6 +396,11 @@ func TestSystemdUnitsStart(t *testing.T) {
 				t.Fatal(err)
 			}
 			config := "modules:\n  default:\n    user: monitor\n    allowed_targets: [127.0.0.1/32]\n"
+			if documented := configInComment(t, unit, execStart); documented != "" {
+				// The configuration the unit's comment tells the
+				// operator to install (local mode: no credentials).
+				config, creds = documented, nil
+			}
 			for i, c := range creds {
 				if err := os.WriteFile(filepath.Join(credDir, c[0]), []byte("secret-"+c[0]+"\n"), 0o600); err != nil {
 					t.Fatal(err)
@@ -397,7 +409,7 @@ func TestSystemdUnitsStart(t *testing.T) {
 					config += "    pass_file: " + filepath.Join(credDir, c[0]) + "\n"
 				}
 			}
-			if len(creds) == 0 {
+			if len(creds) == 0 && !strings.Contains(config, "OPENIPMI") {
 				config += "    pass: not-a-secret\n"
 			}
 			argv := mapArgs(root, execStart)
@@ -415,6 +427,62 @@ func TestSystemdUnitsStart(t *testing.T) {
 			}
 			p := startArgv(t, withListen(argv, freePort(t)))
 			p.waitPath(t, "/-/ready")
+			checkLocalMode(t, p, argv)
 		})
+	}
+}
+
+// configInComment returns the configuration file a unit's comment shows
+// for the --config.file its ExecStart names (a "# /path:" line followed by
+// the file's lines, indented), or "" if it shows none.
+func configInComment(t *testing.T, unit string, execStart []string) string {
+	t.Helper()
+	path := ""
+	for _, a := range execStart {
+		if v, ok := strings.CutPrefix(a, "--config.file="); ok {
+			path = v
+		}
+	}
+	data, err := os.ReadFile(unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	in := false
+	for _, line := range strings.Split(string(data), "\n") {
+		switch {
+		case path != "" && line == "# "+path+":":
+			in = true
+		case in && strings.HasPrefix(line, "#    "):
+			b.WriteString(strings.TrimPrefix(line, "#    ") + "\n")
+		case in:
+			return b.String()
+		}
+	}
+	return b.String()
+}
+
+// checkLocalMode: an exporter started with --local.module serves this
+// machine's BMC on /metrics next to its own metrics, and starts whether or
+// not the machine has an IPMI device (without one, ipmi_up is 0 and the
+// log says which kernel modules to load).
+func checkLocalMode(t *testing.T, p *process, argv []string) {
+	t.Helper()
+	local := false
+	for _, a := range argv {
+		local = local || strings.HasPrefix(a, "--local.module=")
+	}
+	if !local {
+		return
+	}
+	code, body := get(t, p.url("/metrics"))
+	if code != 200 || !strings.Contains(body, "go_goroutines ") || !strings.Contains(body, `ipmi_up{collector="ipmi"} `) {
+		t.Fatalf("/metrics in local mode: HTTP %d\n%s", code, body)
+	}
+	if _, err := os.Stat("/dev/ipmi0"); err == nil {
+		return
+	}
+	if !strings.Contains(body, `ipmi_up{collector="ipmi"} 0`) || !strings.Contains(p.output(), "modprobe ipmi_devintf") {
+		t.Errorf("local mode without an IPMI device: want ipmi_up 0 and the modules to load in the log\n%s\n%s", body, p.output())
 	}
 }

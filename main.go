@@ -48,6 +48,7 @@ type flags struct {
 	maxInFlight   int
 	shutdownGrace time.Duration
 	pprof         bool
+	localModule   string
 	web           *web.FlagConfig
 }
 
@@ -75,6 +76,8 @@ func parseFlags(args []string) (*flags, error) {
 	// Off by default, as in node_exporter: profiles show the process'
 	// memory and cost CPU to take, and the exporter's port is often
 	// reachable from more places than its operators.
+	app.Flag("local.module", "Scrape this machine's BMC with the in-band module NAME (driver: OPENIPMI) on /metrics, next to the exporter's own metrics, as ipmi_exporter's local mode does.").
+		PlaceHolder("NAME").StringVar(&f.localModule)
 	app.Flag("web.enable-pprof", "Serve Go's runtime profiles on /debug/pprof/ (and link them on the landing page).").
 		BoolVar(&f.pprof)
 	f.web = kingpinflag.AddFlags(app, ":9290")
@@ -194,6 +197,21 @@ func run(args []string, stdout, stderr *os.File) int {
 		config.LogErrors(logger, "cannot load configuration", err)
 		return 1
 	}
+	if f.localModule != "" {
+		// Checked now and at every reload: a reload that takes the
+		// module away, or makes it a LAN one, is refused.
+		err := store.Require(func(c *config.Config) error {
+			_, err := c.InBandModule(f.localModule)
+			if err != nil {
+				return fmt.Errorf("--local.module: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			level.Error(logger).Log("msg", "cannot serve the local BMC on /metrics", "err", err)
+			return 1
+		}
+	}
 
 	observer := newSessionMetrics(reg)
 	p := pool.New(pool.Options{
@@ -230,6 +248,9 @@ func run(args []string, stdout, stderr *os.File) int {
 		// changed, are closed; they reopen on the next scrape.
 		removed := p.Retain(func(k pool.Key) bool {
 			m, ok := cfg.Module(k.Module)
+			if ok && m.InBand() {
+				return k.Target == exporter.LocalTarget(m)
+			}
 			return ok && m.TargetAllowed(hostOf(k.Target)) == nil
 		})
 		// Sessions logged in with settings the reload changed (password,
@@ -246,7 +267,11 @@ func run(args []string, stdout, stderr *os.File) int {
 	}
 
 	mux := http.NewServeMux()
-	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	var metricsHandler http.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	if f.localModule != "" {
+		// Local mode: this machine's BMC next to the exporter's own.
+		metricsHandler = x.LocalHandler(reg, f.localModule)
+	}
 	mux.Handle("/ipmi", x)
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		// ipmi_exporter compatibility: /metrics?target=… scrapes a BMC.

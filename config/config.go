@@ -46,6 +46,10 @@ const (
 	DriverLAN20 Driver = "LAN_2_0"
 	// DriverLAN is IPMI v1.5 LAN (ipmitool -I lan).
 	DriverLAN Driver = "LAN"
+	// DriverOpenIPMI is the local BMC in band, through the Linux kernel's
+	// IPMI driver (/dev/ipmi0; ipmitool -I open): no network, no session,
+	// no credentials (ipmi_exporter's local mode).
+	DriverOpenIPMI Driver = "OPENIPMI"
 )
 
 // AuthType is an IPMI v1.5 session authentication type for driver LAN.
@@ -245,6 +249,10 @@ type SessionSettings struct {
 	Window WindowSize
 	// MaxWindow caps the adaptive window (max_window, default 8).
 	MaxWindow int
+	// Device is the IPMI device file of an in-band module (driver
+	// OPENIPMI, key device); empty tries /dev/ipmi0, /dev/ipmi/0 and
+	// /dev/ipmidev/0 in order.
+	Device string
 }
 
 // WindowSize is the window key: a fixed number of requests in flight, or
@@ -319,9 +327,13 @@ func (m Module) MarshalYAML() (any, error) {
 		WorkaroundFlags:  setField(listOf(m.WorkaroundFlags, func(f WorkaroundFlag) text { return text(f) })),
 		SELEvents:        setField(listOf(m.SELEvents, func(e SELEvent) SELEvent { return e })),
 		CredentialsFile:  fieldIf(text(m.CredentialsFile), m.CredentialsFile != ""),
+		Device:           fieldIf(text(m.Device), m.Device != ""),
 	}
 	out.Pass = fieldIf(m.Password, m.PasswordFile == "" && !m.Password.IsZero())
 	out.KG = fieldIf(m.KG, m.KGFile == "" && !m.KG.IsZero())
+	if m.InBand() {
+		out.dropLANKeys()
+	}
 	return out, nil
 }
 

@@ -136,10 +136,14 @@ func (d *Driver) UnmarshalYAML(n *yaml.Node) error {
 		*d = DriverLAN20
 	case "LAN":
 		*d = DriverLAN
-	case "KCS", "SSIF", "OPENIPMI", "SUNBMC", "INTELDCMI", "INBAND":
-		return fmt.Errorf("in-band driver %s is not supported; this exporter talks to BMCs over the network (LAN_2_0 or LAN)", s)
+	case "OPENIPMI":
+		*d = DriverOpenIPMI
+	case "KCS", "SSIF", "SUNBMC", "INTELDCMI", "INBAND":
+		// FreeIPMI's drivers that reach the interface itself (I/O
+		// ports, an I2C bus): the kernel's driver does that here.
+		return fmt.Errorf("in-band driver %s is not supported; read the local BMC through the kernel's IPMI driver with driver OPENIPMI", s)
 	default:
-		return fmt.Errorf("unknown driver %q (want LAN_2_0 or LAN)", truncateForError(s))
+		return fmt.Errorf("unknown driver %q (want LAN_2_0, LAN or OPENIPMI)", truncateForError(s))
 	}
 	return nil
 }

@@ -40,6 +40,7 @@ var keySamples = map[string]string{
 	"workaround_flags":   "workaround_flags: [intel20]",
 	"sel_events":         "sel_events: [{name: a, regex: b}]",
 	"credentials_file":   "credentials_file: /secrets/creds.yml",
+	"device":             "driver: OPENIPMI\n    device: /dev/ipmi1",
 }
 
 // Every key a module documents changes the module it loads into: the key

@@ -27,6 +27,9 @@ type Store struct {
 	// reloadMu serializes reloads (SIGHUP and /-/reload may race) so the
 	// metrics describe the reload that finished last.
 	reloadMu sync.Mutex
+	// require is what a config must also pass to be loaded (Require);
+	// guarded by reloadMu.
+	require func(*Config) error
 
 	lastReloadSuccessful prometheus.Gauge
 	lastReloadSuccessTS  prometheus.Gauge
@@ -107,6 +110,9 @@ func (s *Store) Reload() ([]Warning, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	cfg, warnings, err := Load(s.path)
+	if err == nil && s.require != nil {
+		err = s.require(cfg)
+	}
 	if err != nil {
 		s.lastReloadSuccessful.Set(0)
 		return warnings, err
@@ -115,6 +121,17 @@ func (s *Store) Reload() ([]Warning, error) {
 	s.lastReloadSuccessful.Set(1)
 	s.lastReloadSuccessTS.Set(float64(s.now().UnixNano()) / 1e9)
 	return warnings, nil
+}
+
+// Require makes check a condition of every later Reload (a config failing
+// it is refused like an invalid file, keeping the current one) and
+// returns what check says of the current config. It is for what flags
+// expect of the file, such as --local.module naming an in-band module.
+func (s *Store) Require(check func(*Config) error) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	s.require = check
+	return check(s.Current())
 }
 
 // LogWarnings logs each warning at warn level with the file and line as

@@ -54,6 +54,7 @@ type fileModule struct {
 	WorkaroundFlags  field[list[text]]     `yaml:"workaround_flags,omitempty"`
 	SELEvents        field[list[SELEvent]] `yaml:"sel_events,omitempty"`
 	CredentialsFile  field[text]           `yaml:"credentials_file,omitempty"`
+	Device           field[text]           `yaml:"device,omitempty"`
 
 	// Accepted so that older files and ipmi_exporter's load, with a
 	// warning: retries was never read (a request is retransmitted until
@@ -255,6 +256,7 @@ func (p *parser) validateModule(name string, fm *fileModule, shape moduleShape) 
 		p.warnf(fm.Retries.Line, "%s: retries is no longer read and will be removed: an unanswered request is sent again until the module's timeout", ctx)
 	}
 	p.crossChecks(ctx, m, fm)
+	p.inBand(ctx, m, fm)
 	// Last: each entry's module is a copy of this one with the entry's
 	// credentials.
 	p.credentialsFile(ctx, m, fm.CredentialsFile)
@@ -375,6 +377,9 @@ func (p *parser) collectors(ctx string, f field[list[text]]) []Collector {
 func (p *parser) allowedTargets(ctx string, m *Module, fm *fileModule, shape moduleShape) {
 	f := fm.AllowedTargets
 	kctx := ctx + ": allowed_targets"
+	if m.InBand() {
+		return // no targets: inBand warns if the key is set
+	}
 	if !f.Set {
 		if kv := shape.keys["allowed_targets"]; kv != nil {
 			// A key with nothing after it: every entry commented out.
@@ -460,6 +465,10 @@ func (p *parser) validateTarget(cfg *Config, ctx string, t fileTarget, failed ma
 	m, haveModule := cfg.Modules[g.Module]
 	if !haveModule && !failed[g.Module] {
 		p.errorf(line, nil, "%s: module %q is not defined", ctx, truncateForError(g.Module))
+	}
+	if haveModule && m.InBand() {
+		p.errorf(line, nil, "%s: module %q reads the local BMC in band (driver %s) and has no targets; scrape /ipmi?module=%s without target, or use --local.module", ctx, g.Module, DriverOpenIPMI, g.Module)
+		return g, false
 	}
 	if len(t.Labels) > 0 {
 		g.Labels = map[string]string{}

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 )
 
 // The local-mode systemd unit: the in-band module flag, the one device it
@@ -60,6 +63,21 @@ func TestSystemdUnitLocal(t *testing.T) {
 	if len(svc["LoadCredential"]) > 0 {
 		t.Error("local mode needs no credentials")
 	}
+	// The configuration the comment shows loads, without a warning, with
+	// the in-band module the flag names.
+	_, shown, ok := strings.Cut(string(data), "\n# /etc/ipmi_fleet_exporter/local.yml:\n")
+	if !ok {
+		t.Fatal("the unit's comment does not show /etc/ipmi_fleet_exporter/local.yml")
+	}
+	var cfgText strings.Builder
+	for _, line := range strings.Split(shown, "\n") {
+		rest, ok := strings.CutPrefix(line, "#    ")
+		if !ok {
+			break
+		}
+		cfgText.WriteString(rest + "\n")
+	}
+	loadInBand(t, "the unit's local.yml", cfgText.String(), "local")
 	// The comment shows what the tutorial does and the module the flag names.
 	for _, want := range []string{"modprobe ipmi_msghandler", "modprobe ipmi_devintf", "modprobe ipmi_si",
 		`KERNEL=="ipmi*", GROUP="ipmi", MODE="0660"`, "driver: OPENIPMI", "      local:"} {
@@ -72,7 +90,17 @@ func TestSystemdUnitLocal(t *testing.T) {
 // The local-mode DaemonSet: the device from a device plugin, no
 // privilege, the in-band module on /metrics, the node's name as a label.
 func TestKubernetesDaemonSetLocal(t *testing.T) {
-	path := repoPath("deploy", "kubernetes", "daemonset-local.yaml")
+	path := repoPath("deploy", "kubernetes", "local", "daemonset.yaml")
+	// Its own kustomization (kubectl apply -k deploy/kubernetes/local),
+	// apart from the fleet Deployment's.
+	var kust struct {
+		Namespace string   `yaml:"namespace"`
+		Resources []string `yaml:"resources"`
+	}
+	readYAML(t, repoPath("deploy", "kubernetes", "local", "kustomization.yaml"), &kust)
+	if !slices.Equal(kust.Resources, []string{"daemonset.yaml"}) || kust.Namespace != "monitoring" {
+		t.Errorf("deploy/kubernetes/local/kustomization.yaml: resources %v, namespace %q; want [daemonset.yaml] in monitoring", kust.Resources, kust.Namespace)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +140,7 @@ func TestKubernetesDaemonSetLocal(t *testing.T) {
 	if d := cfg.Modules["local"]["driver"]; d != "OPENIPMI" {
 		t.Errorf("module local: driver %v, want OPENIPMI", d)
 	}
+	loadInBand(t, "the DaemonSet's ConfigMap", cfgText, "local")
 	for name, m := range cfg.Modules {
 		for _, secret := range []string{"user", "pass", "pass_file"} {
 			if _, ok := m[secret]; ok {
@@ -178,6 +207,27 @@ func TestKubernetesDaemonSetLocal(t *testing.T) {
 	}
 	if sel := get(objs["PodMonitor"], "spec", "selector", "matchLabels", "app.kubernetes.io/name"); sel != get(objs["DaemonSet"], "spec", "template", "metadata", "labels", "app.kubernetes.io/name") {
 		t.Errorf("PodMonitor selects %v, not the DaemonSet's pods", sel)
+	}
+}
+
+// loadInBand loads a shipped configuration as the exporter does and
+// wants module, the one --local.module names, to be in-band; warnings
+// count as failures (a deployment file should not draw any).
+func loadInBand(t *testing.T, what, text, module string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ipmi_fleet_exporter.yml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, warnings, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("%s does not load: %v\n%s", what, err, text)
+	}
+	for _, w := range warnings {
+		t.Errorf("%s: warning: %s", what, w)
+	}
+	if _, err := cfg.InBandModule(module); err != nil {
+		t.Errorf("%s: %v", what, err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/inband"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/session"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
 )
@@ -16,6 +17,9 @@ import (
 func SessionDialer(observer session.Observer) Dialer {
 	memories := &loginMemories{m: map[loginKey]*session.Memory{}}
 	return func(ctx context.Context, addr string, m *config.Module) (ipmi.Transport, error) {
+		if m.InBand() {
+			return openInBand(m)
+		}
 		cfg := sessionConfig(addr, m.SessionSettings)
 		cfg.Memory = memories.get(loginKey{addr: addr, user: m.User, privilege: m.Privilege, driver: m.Driver})
 		cfg.Observer = observer
@@ -108,9 +112,15 @@ func (l *loginMemories) get(k loginKey) *session.Memory {
 
 // IsSessionBroken reports errors after which a pooled session is dropped:
 // the session layer already tried to re-establish it once within the call.
+// An in-band transport is dropped when its device went away or its BMC
+// stopped answering: the next scrape opens the device again (cheap, and
+// the driver may have been reloaded).
 func IsSessionBroken(err error) bool {
 	return errors.Is(err, session.ErrSessionLost) ||
 		errors.Is(err, session.ErrUnreachable) ||
 		errors.Is(err, session.ErrClosed) ||
-		errors.Is(err, session.ErrProtocol)
+		errors.Is(err, session.ErrProtocol) ||
+		errors.Is(err, inband.ErrClosed) ||
+		errors.Is(err, inband.ErrNoDevice) ||
+		errors.Is(err, inband.ErrNoBMC)
 }

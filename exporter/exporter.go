@@ -155,6 +155,18 @@ func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := q.Get("target")
+	if m.InBand() {
+		// This machine's BMC: no target to name, check or log in to.
+		if target != "" {
+			badRequest(w, "module %q reads this machine's BMC in band (driver %s) and takes no 'target'; scrape /ipmi?module=%s",
+				clip(m.Name), m.Driver, clip(m.Name))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r.Header, m.Timeout, x.opts.TimeoutOffset))
+		defer cancel()
+		x.scrape(ctx, w, r, q, LocalTarget(m), m, m)
+		return
+	}
 	if target == "" {
 		badRequest(w, "'target' parameter is missing")
 		return
@@ -183,13 +195,23 @@ func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "%v", err)
 		return
 	}
+	x.scrape(ctx, w, r, q, addr, m, login)
+}
+
+// scrape answers a checked scrape request: one collection of addr (the
+// pool key's target) with module m, logging in as login.
+func (x *Exporter) scrape(ctx context.Context, w http.ResponseWriter, r *http.Request, q queryValues, addr string, m, login *config.Module) {
 	logger := log.With(x.opts.Logger, "target", addr, "module", m.Name)
 	var debug *scrapeLog
 	if q.Get("debug") == "true" {
 		debug = newScrapeLog()
 		logger = log.With(debug.tee(x.opts.Logger), "target", addr, "module", m.Name)
 		ctx = debug.withTrace(ctx)
-		_ = debug.logger.Log("msg", "login credentials", "user", login.User, "from", login.CredentialsSource())
+		if m.InBand() {
+			_ = debug.logger.Log("msg", "reading this machine's BMC in band", "device", deviceName(m))
+		} else {
+			_ = debug.logger.Log("msg", "login credentials", "user", login.User, "from", login.CredentialsSource())
+		}
 	}
 	metrics, shared := x.collect(ctx, addr, m, login, logger)
 	x.requests.WithLabelValues("ok").Inc()
@@ -420,6 +442,8 @@ func (x *Exporter) collect(ctx context.Context, addr string, m, login *config.Mo
 			st.watch.sent.Store(0)
 			st.watch.answered.Store(0)
 			t.Client, t.Clients = st.clients[0], st.clients
+		} else if m.InBand() {
+			level.Warn(logger).Log("msg", "cannot open the IPMI device", "err", openErr)
 		} else {
 			level.Warn(logger).Log("msg", "cannot open BMC session", "err", openErr)
 		}

@@ -126,6 +126,13 @@ func TestSessionConfigReadsEverySetting(t *testing.T) {
 		if typ.Field(i).Name == "Driver" {
 			changed.Driver = config.DriverLAN20
 		}
+		if typ.Field(i).Name == "Device" {
+			// The in-band transport's setting, not the session's.
+			if inBandOptions(base) == inBandOptions(changed) {
+				t.Error("SessionSettings.Device does not reach inband.Options")
+			}
+			continue
+		}
 		if reflect.DeepEqual(sessionConfig("h", base), sessionConfig("h", changed)) {
 			t.Errorf("SessionSettings.%s does not reach session.Config", typ.Field(i).Name)
 		}
