@@ -457,6 +457,12 @@ func (s *Session) raisePrivilege(ctx context.Context) error {
 	req := command.SetSessionPrivilegeLevelRequest{Privilege: s.cfg.Privilege}
 	var buf [1]byte
 	code, data, err := s.call(ctx, s.deadlineFor(ctx), wire.NetFnApp, command.CmdSetSessionPrivilegeLevel, req.AppendTo(buf[:0]))
+	if errors.Is(err, ErrTimeout) && s.signUnsignedLAN() {
+		// An IPMI 1.5 BMC that advertised per-message authentication
+		// off but drops unsigned messages (FreeIPMI's forcepermsg, IBM
+		// eServer 325): sign from now on and ask again.
+		code, data, err = s.call(ctx, s.deadlineFor(ctx), wire.NetFnApp, command.CmdSetSessionPrivilegeLevel, req.AppendTo(buf[:0]))
+	}
 	if err == nil {
 		var resp command.SetSessionPrivilegeLevelResponse
 		switch {
@@ -478,6 +484,20 @@ func (s *Session) raisePrivilege(ctx context.Context) error {
 	deadline := time.Now().Add(250 * time.Millisecond)
 	_ = s.closeSession(ctx, deadline)
 	return fmt.Errorf("set session privilege level: %w", err)
+}
+
+// signUnsignedLAN makes an IPMI 1.5 session that sends unsigned messages
+// (per-message authentication advertised off) sign them with its auth
+// type. It reports whether it changed anything.
+func (s *Session) signUnsignedLAN() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.codec.(*v15Codec)
+	if !ok || c.outAuth != wire.AuthTypeNone || c.signedToo == wire.AuthTypeNone {
+		return false
+	}
+	c.outAuth = c.signedToo
+	return true
 }
 
 // sendPayload sends an RMCP+ handshake message outside any session
