@@ -80,6 +80,10 @@ func (watchdogCollector) Collect(ctx context.Context, t *Target, ch chan<- prome
 	}
 	ch <- watchdogPretimeoutFamily.metric(float64(w.PretimeoutInterval))
 	ch <- watchdogInitialFamily.metric(float64(w.InitialCountdown / 10))
-	ch <- watchdogCurrentFamily.metric(float64(w.PresentCountdown / 10))
+	if !w.NoPresentCountdown {
+		// A BMC that leaves the countdown out (ipmi_sim) gets no
+		// series rather than a made-up 0 that would look like expiry.
+		ch <- watchdogCurrentFamily.metric(float64(w.PresentCountdown / 10))
+	}
 	return nil
 }

@@ -149,6 +149,9 @@ type GetWatchdogTimerResponse struct {
 	Running          bool // byte 1 bit 6: the timer is started
 	Expired          WatchdogExpirationFlags
 	PresentCountdown uint16 // 100 ms units
+	// NoPresentCountdown: the reply ended before the present countdown
+	// (6 data bytes: ipmi_sim 2.0.33 sends it so; docs/bmc-quirks.md).
+	NoPresentCountdown bool
 }
 
 func (r *GetWatchdogTimerResponse) AppendTo(b []byte) []byte {
@@ -158,18 +161,25 @@ func (r *GetWatchdogTimerResponse) AppendTo(b []byte) []byte {
 	}
 	b = append(b, use, r.actionByte(), r.PretimeoutInterval, uint8(r.Expired)&0x3E)
 	b = binary.LittleEndian.AppendUint16(b, r.InitialCountdown)
+	if r.NoPresentCountdown {
+		return b
+	}
 	return binary.LittleEndian.AppendUint16(b, r.PresentCountdown)
 }
 
-// Unmarshal ignores reserved bits; bytes past the eighth are ignored.
+// Unmarshal ignores reserved bits; bytes past the eighth are ignored. A
+// reply without the present countdown (6 bytes) sets NoPresentCountdown.
 func (r *GetWatchdogTimerResponse) Unmarshal(data []byte) error {
-	if err := checkFixedLen("get watchdog timer response", data, watchdogGetLen); err != nil {
+	if err := checkFixedLen("get watchdog timer response", data, watchdogGetLen-2); err != nil {
 		return err
 	}
 	*r = GetWatchdogTimerResponse{
-		Running:          data[0]&0x40 != 0,
-		Expired:          WatchdogExpirationFlags(data[3] & 0x3E),
-		PresentCountdown: binary.LittleEndian.Uint16(data[6:]),
+		Running:            data[0]&0x40 != 0,
+		Expired:            WatchdogExpirationFlags(data[3] & 0x3E),
+		NoPresentCountdown: len(data) < watchdogGetLen,
+	}
+	if !r.NoPresentCountdown {
+		r.PresentCountdown = binary.LittleEndian.Uint16(data[6:])
 	}
 	r.setBytes(data[0], data[1])
 	r.PretimeoutInterval = data[2]

@@ -44,8 +44,14 @@ func TestGetWatchdogTimer(t *testing.T) {
 			name: "reserved bits and trailing byte", vector: "3a 88 00 c1 00 00 00 00 99", fresh: fresh,
 			want: &command.GetWatchdogTimerResponse{WatchdogConfig: command.WatchdogConfig{Use: command.WatchdogUseBIOSPOST}},
 		},
+		{
+			// ipmi_sim 2.0.33 leaves the present countdown out.
+			name: "ipmi_sim: no present countdown", vector: "04 00 00 00 58 02", fresh: fresh, canonical: true,
+			want: &command.GetWatchdogTimerResponse{WatchdogConfig: command.WatchdogConfig{Use: command.WatchdogUseSMSOS,
+				InitialCountdown: 600}, NoPresentCountdown: true},
+		},
 	})
-	runShort(t, "get watchdog timer", "04 00 00 00 00 00 00 00", 8, fresh)
+	runShort(t, "get watchdog timer", "04 00 00 00 00 00 00 00", 6, fresh)
 }
 
 func TestSetWatchdogTimer(t *testing.T) {
