@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,10 +53,20 @@ type BMC struct {
 	// followUp is a second packet the packet being processed produced
 	// (a bridged response); respond hands it out after the reply.
 	followUp []byte
+	// executed: the packet being processed was an in-session request
+	// that ran (its reply counts as in flight while held back); load:
+	// what the window quirks made of it.
+	executed bool
+	load     overload
+
+	// inFlight counts the held-back replies to executed in-session
+	// requests: what the window quirks compare with their N.
+	inFlight atomic.Int64
 
 	sendMu  sync.Mutex
 	closed  bool
 	pending map[*time.Timer]struct{} // delayed replies not yet sent
+	queue   []*delayedReply          // the same, in the order they go
 	wg      sync.WaitGroup           // serve loop and delayed replies
 }
 
@@ -184,6 +195,13 @@ func (b *BMC) Sessions() []SessionInfo {
 // returns the reply, and sometimes a follow-up packet, to send after
 // delay; ok is false when there is no reply. Both are built into dst.
 func (b *BMC) respond(pkt []byte, from netip.AddrPort, dst []byte) (reply, followUp []byte, delay time.Duration, ok bool) {
+	reply, followUp, delay, _, ok = b.answer(pkt, from, dst)
+	return reply, followUp, delay, ok
+}
+
+// answer is respond that also says whether the reply, when delayed,
+// counts as in flight (the reply to an executed in-session request).
+func (b *BMC) answer(pkt []byte, from netip.AddrPort, dst []byte) (reply, followUp []byte, delay time.Duration, held, ok bool) {
 	b.counters.PacketsIn.Add(1)
 	f := b.faults.Load()
 	b.mu.Lock()
@@ -191,13 +209,13 @@ func (b *BMC) respond(pkt []byte, from netip.AddrPort, dst []byte) (reply, follo
 	now := b.clock()
 	if f.Silent || now.Before(b.unreachableUntil) || (f.Loss > 0 && b.faultRNG.Float64() < f.Loss) {
 		b.counters.FaultDrops.Add(1)
-		return nil, nil, 0, false
+		return nil, nil, 0, false, false
 	}
-	b.followUp = nil
+	b.followUp, b.executed, b.load = nil, false, overloadNone
 	reply = b.process(pkt, from, now, f, dst)
 	followUp, b.followUp = b.followUp, nil
 	if reply == nil {
-		return nil, nil, 0, false
+		return nil, nil, 0, false, false
 	}
 	reply = b.spoil(reply, f)
 	if followUp != nil {
@@ -207,7 +225,48 @@ func (b *BMC) respond(pkt []byte, from netip.AddrPort, dst []byte) (reply, follo
 	if f.Jitter > 0 {
 		delay += time.Duration(b.faultRNG.Int64N(int64(2*f.Jitter)+1)) - f.Jitter
 	}
-	return reply, followUp, max(delay, 0), true
+	switch b.load {
+	case overloadCorrupt:
+		reply[len(reply)-1] ^= 0xFF
+	case overloadReorder:
+		// Overtakes every reply held back, and is never held itself.
+		delay = 0
+		b.executed = false
+	}
+	return reply, followUp, max(delay, 0), b.executed, true
+}
+
+// overload is what a window quirk does to a request beyond its N.
+type overload uint8
+
+const (
+	overloadNone overload = iota
+	overloadDrop
+	overloadBusy
+	overloadCorrupt
+	overloadReorder
+)
+
+// overloaded decides what the window quirks of f do to an in-session
+// request arriving now, from the replies in flight. The caller holds mu.
+func (b *BMC) overloaded(f *Faults) overload {
+	n := int(b.inFlight.Load())
+	beyond := func(limit int) bool { return limit > 0 && n >= limit }
+	switch {
+	case beyond(f.WindowDrop):
+		b.counters.FaultDrops.Add(1)
+		return overloadDrop
+	case beyond(f.WindowBusy):
+		b.counters.FaultReplies.Add(1)
+		return overloadBusy
+	case beyond(f.WindowCorrupt):
+		b.counters.FaultReplies.Add(1)
+		return overloadCorrupt
+	case beyond(f.WindowReorder):
+		b.counters.FaultReplies.Add(1)
+		return overloadReorder
+	}
+	return overloadNone
 }
 
 // spoil applies the garbage and truncate faults to one outgoing packet.
@@ -239,7 +298,7 @@ func (b *BMC) serve() {
 			// reported on the next read; keep serving.
 			continue
 		}
-		reply, followUp, delay, ok := b.respond(buf[:n], from, scratch[:0])
+		reply, followUp, delay, held, ok := b.answer(buf[:n], from, scratch[:0])
 		if !ok {
 			continue
 		}
@@ -248,7 +307,7 @@ func (b *BMC) serve() {
 			if followUp != nil {
 				later = append(later, append([]byte(nil), followUp...))
 			}
-			b.sendLater(later, from, delay)
+			b.sendLater(later, from, delay, held)
 		} else {
 			b.send(reply, from)
 			if followUp != nil {
@@ -271,8 +330,15 @@ func (b *BMC) send(p []byte, to netip.AddrPort) {
 }
 
 // sendLater sends the packets, in order, after delay unless the BMC is
-// closed first.
-func (b *BMC) sendLater(pkts [][]byte, to netip.AddrPort, delay time.Duration) {
+// closed first. held counts them as a request in flight until they go.
+//
+// Delayed replies leave in the order they are due, and replies due at the
+// same time in the order they were made: each has its own timer, but the
+// timers' goroutines may run in any order, so whichever runs sends every
+// reply due up to its own. Without that, two replies 50 µs apart could
+// swap, which a real BMC behind a real network does not do, and a
+// client's adaptive window takes a reply out of order for trouble.
+func (b *BMC) sendLater(pkts [][]byte, to netip.AddrPort, delay time.Duration, held bool) {
 	b.sendMu.Lock()
 	defer b.sendMu.Unlock()
 	if b.closed {
@@ -281,22 +347,53 @@ func (b *BMC) sendLater(pkts [][]byte, to netip.AddrPort, delay time.Duration) {
 	if b.pending == nil {
 		b.pending = map[*time.Timer]struct{}{}
 	}
+	if held {
+		b.inFlight.Add(1)
+	}
+	d := &delayedReply{due: time.Now().Add(delay), pkts: pkts, to: to, held: held}
+	// Sorted by due time, a new one after those due at the same time.
+	i := len(b.queue)
+	for i > 0 && b.queue[i-1].due.After(d.due) {
+		i--
+	}
+	b.queue = slices.Insert(b.queue, i, d)
 	b.wg.Add(1)
 	var t *time.Timer
 	t = time.AfterFunc(delay, func() {
 		defer b.wg.Done()
 		b.sendMu.Lock()
-		_, live := b.pending[t]
+		defer b.sendMu.Unlock()
 		delete(b.pending, t)
-		closed := b.closed
-		b.sendMu.Unlock()
-		if live && !closed {
-			for _, p := range pkts {
-				b.send(p, to)
+		if b.closed {
+			return
+		}
+		// Everything up to this reply (due no later), and whatever else
+		// is due by now.
+		n := slices.Index(b.queue, d) + 1 // 0: another timer sent it
+		for now := time.Now(); n < len(b.queue) && !b.queue[n].due.After(now); n++ {
+		}
+		due := b.queue[:n:n]
+		b.queue = b.queue[n:]
+		for _, r := range due {
+			if r.held {
+				// Before the send: a console that answers the reply
+				// at once finds the slot free.
+				b.inFlight.Add(-1)
+			}
+			for _, p := range r.pkts {
+				b.send(p, r.to)
 			}
 		}
 	})
 	b.pending[t] = struct{}{}
+}
+
+// delayedReply is a reply waiting for its time (sendLater).
+type delayedReply struct {
+	due  time.Time
+	pkts [][]byte
+	to   netip.AddrPort
+	held bool
 }
 
 // close stops the serve loop and discards delayed replies.
@@ -309,6 +406,7 @@ func (b *BMC) close() error {
 		}
 		delete(b.pending, t)
 	}
+	b.queue = nil
 	b.sendMu.Unlock()
 	var err error
 	if b.conn != nil {

@@ -142,8 +142,9 @@ type Counters struct {
 	// unknown session, failed integrity, replayed or out-of-window
 	// sequence number, failed IPMI 1.5 auth code.
 	PacketsDropped atomic.Uint64
-	// FaultDrops counts packets dropped by the loss, silent and reboot
-	// faults; FaultReplies counts replies garbled or truncated.
+	// FaultDrops counts packets dropped by the loss, silent, reboot and
+	// window_drop faults; FaultReplies counts replies garbled, truncated,
+	// or answered busy, corrupted or out of order by a window quirk.
 	FaultDrops   atomic.Uint64
 	FaultReplies atomic.Uint64
 

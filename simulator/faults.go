@@ -96,6 +96,29 @@ type Faults struct {
 	// opensesspriv: Sun Fire X4150, Supermicro X8DTH/X8DTG, Intel
 	// S5500WBV, Dell C5220).
 	OpenSessPrivKeys bool `json:"opensesspriv_keys,omitempty"`
+
+	// Window quirks: BMCs that cope with only so many requests in
+	// flight. In flight, for the simulator, are the in-session requests
+	// it has executed and whose replies it still holds back (Latency and
+	// Jitter delay them); without latency every reply leaves at once,
+	// nothing is ever in flight and these quirks never trigger. A
+	// request that arrives while N are in flight is one beyond N. The
+	// handshake goes one packet at a time and is never beyond N for
+	// N >= 1. Zero turns a quirk off.
+
+	// WindowDrop drops every in-session request beyond this many in
+	// flight, unexecuted and unanswered (a receive queue of N).
+	WindowDrop int `json:"window_drop,omitempty"`
+	// WindowReorder answers a request beyond this many in flight at
+	// once, ahead of the replies it holds back (out of order).
+	WindowReorder int `json:"window_reorder,omitempty"`
+	// WindowBusy answers a request beyond this many in flight with
+	// completion code 0xC0 (node busy), unexecuted.
+	WindowBusy int `json:"window_busy,omitempty"`
+	// WindowCorrupt executes a request beyond this many in flight but
+	// corrupts its reply (the last byte flipped: the integrity code, or
+	// the message checksum in a session without integrity).
+	WindowCorrupt int `json:"window_corrupt,omitempty"`
 }
 
 // Validate reports values out of range.
@@ -111,6 +134,14 @@ func (f Faults) Validate() error {
 	if f.Latency < 0 || f.Jitter < 0 {
 		return fmt.Errorf("fault latency %s / jitter %s: must not be negative", f.Latency, f.Jitter)
 	}
+	for _, w := range []struct {
+		name string
+		n    int
+	}{{"window_drop", f.WindowDrop}, {"window_reorder", f.WindowReorder}, {"window_busy", f.WindowBusy}, {"window_corrupt", f.WindowCorrupt}} {
+		if w.n < 0 || w.n > 0xFFFF {
+			return fmt.Errorf("fault %s=%d: want a count 0-65535", w.name, w.n)
+		}
+	}
 	return nil
 }
 
@@ -119,6 +150,7 @@ const FaultKeys = "latency=DUR, jitter=DUR, loss=P, silent, garbage[=P], truncat
 	"aes_pad_full_block, rakp2_zero_tag, bridge_embedded, opensesspriv, integritycheckvalue, authcap, authcap_short, " +
 	"nochecksumcheck, activate_new_id, unexpectedauth, forcepermsg, endianseq, noauthcodecheck, " +
 	"idzero, intel20, supermicro20, opensesspriv_keys, " +
+	"window_drop=N, window_reorder[=N], window_busy=N, window_corrupt=N, " +
 	"sdr_max_read=N, empty_reading_for_absent, " +
 	"sdr_cancel_reservation=N, sdr_short_read=N, sdr_last_record_cc=CC, assumemaxsdrrecordcount[=N], " +
 	"sdr_duplicate=N, sdr_same_name=NAME, assumebmcowner[=ADDR], ignorescanningdisabled, " +
@@ -264,6 +296,18 @@ func ParseFaults(s string) (FaultSpec, error) {
 			err = flag(&f.Supermicro20)
 		case "opensesspriv_keys":
 			err = flag(&f.OpenSessPrivKeys)
+		case "window_drop":
+			f.WindowDrop, err = parseCount(key, val)
+		case "window_reorder":
+			// Alone: any two in flight are answered out of order.
+			f.WindowReorder = 1
+			if hasVal {
+				f.WindowReorder, err = parseCount(key, val)
+			}
+		case "window_busy":
+			f.WindowBusy, err = parseCount(key, val)
+		case "window_corrupt":
+			f.WindowCorrupt, err = parseCount(key, val)
 		case "sdr_max_read":
 			spec.SDRMaxRead, err = strconv.Atoi(val)
 			if err == nil && (spec.SDRMaxRead < 0 || spec.SDRMaxRead > 255) {
@@ -366,6 +410,10 @@ func (f Faults) String() string {
 	add(f.Intel20, "intel20")
 	add(f.Supermicro20, "supermicro20")
 	add(f.OpenSessPrivKeys, "opensesspriv_keys")
+	add(f.WindowDrop != 0, "window_drop="+strconv.Itoa(f.WindowDrop))
+	add(f.WindowReorder != 0, "window_reorder="+strconv.Itoa(f.WindowReorder))
+	add(f.WindowBusy != 0, "window_busy="+strconv.Itoa(f.WindowBusy))
+	add(f.WindowCorrupt != 0, "window_corrupt="+strconv.Itoa(f.WindowCorrupt))
 	return strings.Join(parts, ",")
 }
 

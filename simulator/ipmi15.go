@@ -99,6 +99,13 @@ func (b *BMC) processV15(body []byte, from netip.AddrPort, now time.Time, dst []
 	}
 	s.lastActivity = now
 	s.remote = from
+	switch b.load = b.overloaded(f); b.load {
+	case overloadDrop:
+		return nil
+	case overloadBusy:
+		return b.appendV15Session(dst, s, f, b.responseMessage(&msg, wire.CCNodeBusy, nil))
+	}
+	b.executed = true
 	r := b.execute(s, &msg)
 	reply := b.appendV15Session(dst, s, f, b.responseMessage(&msg, r.cc, r.data))
 	if r.bridged != nil {

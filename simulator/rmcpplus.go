@@ -122,6 +122,13 @@ func (b *BMC) processV2(body []byte, from netip.AddrPort, now time.Time, f *Faul
 	}
 	s.lastActivity = now
 	s.remote = from
+	switch b.load = b.overloaded(f); b.load {
+	case overloadDrop:
+		return nil
+	case overloadBusy:
+		return b.appendV2(dst, s, wire.PayloadIPMI, b.responseMessage(&msg, wire.CCNodeBusy, nil), f)
+	}
+	b.executed = true
 	r := b.execute(s, &msg)
 	reply := b.appendV2(dst, s, wire.PayloadIPMI, b.responseMessage(&msg, r.cc, r.data), f)
 	if r.bridged != nil {

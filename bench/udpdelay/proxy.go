@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -29,6 +30,10 @@ type Config struct {
 	RTT time.Duration
 	// Jitter is a uniform random extra delay of up to Jitter per direction.
 	Jitter time.Duration
+	// Loss is the probability that a datagram is dropped, drawn for each
+	// datagram in each direction (so an exchange fails with about twice
+	// that).
+	Loss float64
 	// IdleTimeout forgets a client's upstream socket after this long
 	// without traffic (default 2 minutes).
 	IdleTimeout time.Duration
@@ -43,8 +48,10 @@ type Relay struct {
 	cancel  context.CancelFunc
 	mu      sync.Mutex
 	clients map[clientKey]*client
-	// Relayed counts datagrams forwarded in each direction.
-	relayedIn, relayedOut int64
+	// Relayed counts datagrams forwarded in each direction; dropped
+	// those the loss took.
+	relayedIn, relayedOut, dropped int64
+	line                           delayLine
 }
 
 type clientKey struct {
@@ -61,6 +68,9 @@ type client struct {
 func Start(cfg Config) (*Relay, error) {
 	if cfg.Count < 1 {
 		return nil, errors.New("udpdelay: count must be at least 1")
+	}
+	if cfg.Loss < 0 || cfg.Loss > 1 || cfg.Loss != cfg.Loss {
+		return nil, fmt.Errorf("udpdelay: loss %v: want a probability in [0, 1]", cfg.Loss)
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 2 * time.Minute
@@ -93,13 +103,59 @@ func (r *Relay) delay() time.Duration {
 	return d
 }
 
-// after runs f after d; a zero delay runs it at once.
-func after(d time.Duration, f func()) {
+// lost draws the loss for one datagram.
+func (r *Relay) lost() bool {
+	if r.cfg.Loss <= 0 || rand.Float64() >= r.cfg.Loss {
+		return false
+	}
+	r.mu.Lock()
+	r.dropped++
+	r.mu.Unlock()
+	return true
+}
+
+// delayLine runs delayed sends in the order they are due, and sends due
+// at the same time in the order they were scheduled. Each has its own
+// timer, but timer goroutines run in any order: two datagrams 50 µs apart
+// would swap now and then, which a real path rarely does and which an
+// adaptive request window takes for trouble. Whichever timer runs first
+// sends everything due up to its own datagram.
+type delayLine struct {
+	mu    sync.Mutex
+	queue []*delayed
+}
+
+type delayed struct {
+	due  time.Time
+	send func()
+}
+
+// after runs send after d, in order; a zero delay runs it at once.
+func (l *delayLine) after(d time.Duration, send func()) {
 	if d <= 0 {
-		f()
+		send()
 		return
 	}
-	time.AfterFunc(d, f)
+	e := &delayed{due: time.Now().Add(d), send: send}
+	l.mu.Lock()
+	i := len(l.queue)
+	for i > 0 && l.queue[i-1].due.After(e.due) {
+		i--
+	}
+	l.queue = slices.Insert(l.queue, i, e)
+	l.mu.Unlock()
+	time.AfterFunc(d, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		n := slices.Index(l.queue, e) + 1 // 0: sent by another timer
+		for now := time.Now(); n < len(l.queue) && !l.queue[n].due.After(now); n++ {
+		}
+		due := l.queue[:n:n]
+		l.queue = l.queue[n:]
+		for _, x := range due {
+			x.send()
+		}
+	})
 }
 
 func (r *Relay) serve(i int, listener *net.UDPConn) {
@@ -116,10 +172,13 @@ func (r *Relay) serve(i int, listener *net.UDPConn) {
 		if err != nil {
 			continue
 		}
+		if r.lost() {
+			continue
+		}
 		r.mu.Lock()
 		r.relayedIn++
 		r.mu.Unlock()
-		after(r.delay(), func() { c.up.Write(pkt) })
+		r.line.after(r.delay(), func() { c.up.Write(pkt) })
 	}
 }
 
@@ -153,10 +212,13 @@ func (r *Relay) client(i int, from netip.AddrPort, listener *net.UDPConn, upstre
 				return
 			}
 			pkt := append([]byte(nil), buf[:n]...)
+			if r.lost() {
+				continue
+			}
 			r.mu.Lock()
 			r.relayedOut++
 			r.mu.Unlock()
-			after(r.delay(), func() { listener.WriteToUDPAddrPort(pkt, from) })
+			r.line.after(r.delay(), func() { listener.WriteToUDPAddrPort(pkt, from) })
 		}
 	}()
 	return c, nil
@@ -188,6 +250,13 @@ func (r *Relay) Relayed() (in, out int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.relayedIn, r.relayedOut
+}
+
+// Dropped returns how many datagrams the loss took, both directions.
+func (r *Relay) Dropped() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dropped
 }
 
 // Close stops relaying and releases every socket.
