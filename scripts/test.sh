@@ -50,6 +50,12 @@ fi
 # The Debian prometheus package starts nothing here (no systemd), but make
 # sure no packaged daemon holds the ports the end-to-end test uses.
 
+# The in-band VM test (e2e/inband): QEMU, a static busybox and Debian's
+# kernel (downloaded once, cached in ~/.cache/ipmi_fleet_exporter/vm). It
+# prints the cache directory on its last line; only its errors matter here.
+echo "test.sh: preparing the in-band test VM (scripts/vm/prepare.sh)"
+scripts/vm/prepare.sh >/dev/null
+
 # bougou/go-ipmi's reference BMC (interop tests), built outside this
 # module's go.mod so it never becomes a dependency of the product.
 goipmi_version=v0.9.1

@@ -4,9 +4,13 @@
 // collectors, and the test compares every series with what the same
 // ipmi_sim gives over LAN.
 //
+// A second test (TestExporterInVM) runs the exporter binary itself in the
+// VM with an OPENIPMI module and --local.module, scrapes it over loopback
+// inside the VM and compares /ipmi?module=local and /metrics the same way.
+//
 // The package's non-test code is what both sides share: Scrape renders one
-// scrape as canonical text lines. The program that runs inside the VM is
-// in probe/. Prepare the VM's kernel and tools once with
+// scrape as canonical text lines, ExpositionLines the exporter's answer.
+// The program that runs inside the VM is in probe/. Prepare the VM's kernel and tools once with
 //
 //	scripts/vm/prepare.sh
 //
@@ -21,12 +25,15 @@ package inband
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/collector"
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
@@ -68,6 +75,30 @@ func Scrape(ctx context.Context, t *collector.Target) ([]string, error) {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		lines = append(lines, formatLine(name, &d))
+	}
+	sort.Strings(lines)
+	return lines, nil
+}
+
+// ExpositionLines renders a scrape in the Prometheus text format (the
+// exporter's answer) as Scrape does: sorted lines without the scrape
+// duration. Only the families of the collectors (ipmi_*, not the
+// exporter's own ipmi_fleet_exporter_* or the Go runtime's) are kept, so
+// /metrics in local mode compares as /ipmi does.
+func ExpositionLines(r io.Reader) ([]string, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(r)
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	for name, f := range families {
+		if !strings.HasPrefix(name, "ipmi_") || strings.HasPrefix(name, "ipmi_fleet_exporter_") || name == "ipmi_scrape_duration_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			lines = append(lines, formatLine(name, m))
+		}
 	}
 	sort.Strings(lines)
 	return lines, nil

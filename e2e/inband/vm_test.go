@@ -419,13 +419,26 @@ poweroff -f
 // TCG.
 func buildInitramfs(t *testing.T, kit vmKit) string {
 	t.Helper()
-	dir := t.TempDir()
-	probe := filepath.Join(dir, "probe")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", probe, "github.com/ipmifleet/ipmi_fleet_exporter/e2e/inband/probe")
+	return buildInitramfsWith(t, kit, initScript, nil)
+}
+
+// buildStatic builds pkg for the VM: static, stripped.
+func buildStatic(t *testing.T, pkg, out string) {
+	t.Helper()
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the probe: %v\n%s", err, out)
+		t.Fatalf("building %s: %v\n%s", pkg, err, out)
 	}
+}
+
+// buildInitramfsWith is buildInitramfs with another /init and more files
+// (name in the VM -> path on the host, mode 0755).
+func buildInitramfsWith(t *testing.T, kit vmKit, init string, extra map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	probe := filepath.Join(dir, "probe")
+	buildStatic(t, "github.com/ipmifleet/ipmi_fleet_exporter/e2e/inband/probe", probe)
 	var w cpioWriter
 	for _, d := range []string{"bin", "dev", "proc", "sys", "lib", "tmp"} {
 		w.dir(d)
@@ -439,7 +452,10 @@ func buildInitramfs(t *testing.T, kit vmKit) string {
 	// Names for the permission error (os/user reads these files).
 	w.file("etc/passwd", []byte("root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"), 0o644)
 	w.file("etc/group", []byte("root:x:0:\nnogroup:x:65534:\n"), 0o644)
-	w.file("init", []byte(initScript), 0o755)
+	for name, src := range extra {
+		w.fileFrom(t, name, src, 0o755)
+	}
+	w.file("init", []byte(init), 0o755)
 	path := filepath.Join(dir, "initramfs.cpio")
 	if err := os.WriteFile(path, w.finish(), 0o644); err != nil {
 		t.Fatal(err)

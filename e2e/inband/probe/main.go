@@ -5,7 +5,9 @@
 // fault cases against the real kernel driver.
 //
 // Modes: "missing" (before the modules are loaded: the no-device error),
-// "open" (run as an unprivileged user: the permission error), "main".
+// "open" (run as an unprivileged user: the permission error), "main", and
+// "exporter": run the exporter binary with an in-band module and scrape it
+// over loopback (exporter.go).
 package main
 
 import (
@@ -30,7 +32,7 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "main", "missing, open or main")
+	mode := flag.String("mode", "main", "missing, open, main or exporter")
 	warm := flag.Int("warm", 5, "warm scrapes to time")
 	satellite := flag.Uint("satellite", 0x30, "slave address of the satellite controller")
 	kill := flag.Bool("kill", true, "ask the host to stop the BMC and check the no-BMC error")
@@ -51,6 +53,8 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	case "exporter":
+		err = runExporter(*warm)
 	case "main":
 		fds, goroutines := openFDs(), runtime.NumGoroutine()
 		err = run(*warm, uint8(*satellite), *kill)
