@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/command"
 )
@@ -102,6 +103,9 @@ type pipeline struct {
 	free  chan Requester
 	depth int // reads ahead at most: one per requester beyond the first
 	wg    sync.WaitGroup
+	// Records whose first read of a whole chunk saved a round trip, and
+	// first reads the BMC refused (see fetch).
+	firstWins, firstLosses atomic.Int32
 
 	// Owned by the walk's goroutine.
 	ahead  []*readAhead // in the order of the guessed chain
@@ -137,6 +141,15 @@ func (p *pipeline) Do(ctx context.Context, req command.Request, resp command.Res
 		return ctx.Err()
 	}
 }
+
+// wholeChunkFirst reports whether a record read in chunks starts with a
+// whole chunk rather than the header alone: while that saved at least as
+// many round trips as the BMC's refusals of it cost.
+func (p *pipeline) wholeChunkFirst() bool {
+	return p.firstWins.Load() >= p.firstLosses.Load()
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // wait returns once every read ahead has finished.
 func (p *pipeline) wait() { p.wg.Wait() }
@@ -184,31 +197,44 @@ func (p *pipeline) fetch(ctx context.Context, fp fetchParams, id uint16) ([]byte
 	}
 	// The first read takes a whole chunk, header and the start of the
 	// body: a record of one chunk and a bit costs two round trips, not
-	// three. A BMC that refuses it or returns less goes the careful way,
-	// which reads the header alone.
+	// three. Some BMCs (ipmi_sim) refuse a read past a record's end, so a
+	// record shorter than a chunk then costs one more; the walk keeps
+	// doing it while it saves more round trips than it loses, and reads
+	// the header alone otherwise. A BMC that refuses a read or returns
+	// less than asked goes the careful way.
 	chunk := max(int(fp.chunk), HeaderLen)
-	next, first, err := p.get(ctx, fp, id, 0, uint8(chunk))
+	firstLen := HeaderLen
+	if p.wholeChunkFirst() {
+		firstLen = chunk
+	}
+	next, first, err := p.get(ctx, fp, id, 0, uint8(firstLen))
 	if err != nil {
+		if firstLen > HeaderLen && shrinkable(err) {
+			p.firstLosses.Add(1)
+		}
 		return nil, 0, err
 	}
 	if len(first) < HeaderLen {
 		return nil, 0, errCareful
 	}
 	total := HeaderLen + int(first[4])
-	if total > 0x100 || len(first) < min(chunk, total) {
+	if total > 0x100 || len(first) < min(firstLen, total) {
 		// A chunk might start beyond what the one-byte offset can say,
 		// or the BMC returns less than asked.
 		return nil, 0, errCareful
 	}
+	if firstLen > HeaderLen && 1+ceilDiv(total-HeaderLen, chunk) > ceilDiv(total, chunk) {
+		p.firstWins.Add(1)
+	}
 	raw := make([]byte, total)
-	copy(raw, first[:min(len(first), total)])
+	have := copy(raw, first[:min(len(first), total)])
 	recID := le16(raw)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		ferr error
 	)
-	for off := min(chunk, total); off < total; off += chunk {
+	for off := have; off < total; off += chunk {
 		n := min(chunk, total-off)
 		wg.Go(func() {
 			_, data, err := p.get(ctx, fp, recID, uint8(off), uint8(n))

@@ -21,7 +21,10 @@ type lockedRepository struct {
 	// hold, when set, is asked before each request (outside the lock);
 	// it may block.
 	hold func(req command.Request)
-	gets int
+	// refuseOverread answers 0xCA to a Get SDR asking for more bytes
+	// than the record has from its offset, as ipmi_sim does.
+	refuseOverread bool
+	gets           int
 }
 
 func (l *lockedRepository) Do(ctx context.Context, req command.Request, resp command.Response) error {
@@ -36,7 +39,13 @@ func (l *lockedRepository) Do(ctx context.Context, req command.Request, resp com
 	if _, ok := req.(*command.GetDeviceSDRRequest); ok {
 		l.gets++
 	}
-	return l.f.Do(ctx, req, resp)
+	err := l.f.Do(ctx, req, resp)
+	if g, ok := req.(*command.GetSDRRequest); ok && err == nil && l.refuseOverread && g.Length != command.ReadWholeRecord {
+		if r := resp.(*command.GetSDRResponse); len(r.Data) < int(g.Length) {
+			return &wire.CompletionCodeError{NetFn: wire.NetFnStorage, Command: command.CmdGetSDR, Code: wire.CCCannotReturnRequestedBytes}
+		}
+	}
+	return err
 }
 
 func (l *lockedRepository) requesters(n int) []Requester {
@@ -322,5 +331,58 @@ func TestWalkResumes(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// eventRecords makes one short (event-only) record per ID.
+func eventRecords(ids ...uint16) [][]byte {
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		r := *eventOnly
+		r.RecordID = id
+		r.Number = uint8(i)
+		out[i] = r.AppendTo(nil)
+	}
+	return out
+}
+
+// A BMC that refuses reads past a record's end (ipmi_sim): where most
+// records are shorter than a chunk, the walk stops starting records with
+// a whole chunk; where most are longer, it keeps doing so. Either way it
+// sends no more Get SDR than the sequential walk plus a few refusals.
+func TestPipelinedWalkFirstChunkAdapts(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		records [][]byte
+	}{
+		// The first, long record teaches the walk to read in chunks.
+		{"mostly short records", append(append(sensorRecords(1), eventRecords(idRange(2, 36, 1)...)...), sensorRecords(40, 41, 42, 43)...)},
+		{"mostly long records", append(sensorRecords(idRange(1, 36, 1)...), eventRecords(40, 41, 42, 43)...)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			walk := func(n int) (*Repository, int) {
+				f := newFakeRepository(c.records...)
+				f.maxRead = 32
+				l := &lockedRepository{f: f, refuseOverread: true}
+				opts := ReadOptions{}
+				if n > 1 {
+					opts.Parallel = l.requesters(n)
+				}
+				repo, err := ReadRepository(context.Background(), l, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return repo, l.gets
+			}
+			want, seq := walk(1)
+			got, par := walk(4)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatal("pipelined walk differs from the sequential one")
+			}
+			if par > seq+4 {
+				t.Errorf("pipelined walk sent %d Get SDR, sequential %d", par, seq)
+			}
+			t.Logf("Get SDR: sequential %d, pipelined %d", seq, par)
+		})
 	}
 }
