@@ -304,6 +304,7 @@ func (s *Session) attempt(ctx context.Context, r *request, deadline time.Time) e
 	s.mu.Lock()
 	interval := s.rtt.timeout(kindOf(r.netFn, r.cmd, r.bridged), s.cfg.RetryInterval)
 	s.mu.Unlock()
+	firstWait := interval
 	nextSend := r.firstSent.Add(interval)
 	// A cancelled context must interrupt a blocked read. Registering the
 	// kick costs two allocations, so the hot path (an answer before the
@@ -350,7 +351,7 @@ func (s *Session) attempt(ctx context.Context, r *request, deadline time.Time) e
 				t.Trace("retransmit", "command", CommandName(r.netFn, r.cmd), "after", now.Sub(r.firstSent).Round(time.Millisecond))
 			}
 			s.mu.Lock()
-			s.rtt.backOff(kindOf(r.netFn, r.cmd, r.bridged), interval)
+			s.rtt.backOff(kindOf(r.netFn, r.cmd, r.bridged), firstWait)
 			s.mu.Unlock()
 			interval = min(2*interval, maxRetryInterval)
 			nextSend = now.Add(interval)

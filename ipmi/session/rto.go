@@ -77,8 +77,12 @@ func kindOf(netFn wire.NetFn, cmd uint8, bridged bool) commandKind {
 
 // rttTable holds the estimates of one session (guarded by Session.mu).
 type rttTable struct {
-	floor  time.Duration // Config.MinRetryInterval
-	byKind map[commandKind]*rttEstimate
+	floor time.Duration // Config.MinRetryInterval
+	// ceiling bounds an estimate's timeout: a quarter of the session's
+	// request timeout (so a request gets at least four sends), at most
+	// maxRetryInterval.
+	ceiling time.Duration
+	byKind  map[commandKind]*rttEstimate
 }
 
 // sample records a round trip of a request of kind k.
@@ -86,11 +90,15 @@ func (t *rttTable) sample(k commandKind, rtt time.Duration) {
 	t.estimate(k).sample(rtt)
 }
 
-// backOff records that a request of kind k needed a retransmit after
-// waiting interval: the next one waits at least twice that.
-func (t *rttTable) backOff(k commandKind, interval time.Duration) {
+// backOff records that a request of kind k needed a retransmit after its
+// first wait of first: the next one waits twice that until an answer at
+// the first send gives a sample. It doubles once per retransmitted request,
+// not with each retransmit of it, and stays within the table's ceiling, so
+// that under heavy loss a request still gets several sends within the
+// session's timeout.
+func (t *rttTable) backOff(k commandKind, first time.Duration) {
 	e := t.estimate(k)
-	e.backedOff = min(max(e.backedOff, 2*interval), maxRetryInterval)
+	e.backedOff = min(2*first, t.ceiling)
 }
 
 // estimate returns kind k's estimate, adding it if new.
@@ -110,7 +118,7 @@ func (t *rttTable) estimate(k commandKind) *rttEstimate {
 // its kind's estimate, or initial for a kind not measured yet.
 func (t *rttTable) timeout(k commandKind, initial time.Duration) time.Duration {
 	if e := t.byKind[k]; e != nil && (e.samples > 0 || e.backedOff > 0) {
-		return e.timeout(t.floor, maxRetryInterval)
+		return e.timeout(t.floor, t.ceiling)
 	}
 	return initial
 }

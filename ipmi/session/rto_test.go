@@ -39,7 +39,7 @@ func TestRTTEstimate(t *testing.T) {
 		t.Errorf("loopback: rto %v, want the floor %v", rto, minRTO)
 	}
 
-	table := rttTable{floor: minRTO}
+	table := rttTable{floor: minRTO, ceiling: 2 * time.Second}
 	sensor, sdr := kindOf(wire.NetFnSensorEvent, 0x2D, false), kindOf(wire.NetFnStorage, 0x23, false)
 	for range 20 {
 		table.sample(sensor, 2*ms)

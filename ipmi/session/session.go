@@ -98,7 +98,7 @@ func newSession(cfg Config, addr string, conn *net.UDPConn) *Session {
 		conn:      conn,
 		sock:      newDatagramSocket(conn),
 		win:       newWindow(cfg.Window, cfg.MaxWindow, cfg.Memory.Window()),
-		rtt:       rttTable{floor: cfg.MinRetryInterval},
+		rtt:       rttTable{floor: cfg.MinRetryInterval, ceiling: min(maxRetryInterval, max(cfg.Timeout/4, cfg.MinRetryInterval))},
 		readToken: make(chan struct{}, 1),
 		rbuf:      make([]byte, readBufferSize),
 		msgBuf:    make([]byte, 0, 300),
