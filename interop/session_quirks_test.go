@@ -87,6 +87,14 @@ func TestSessionQuirksAdapted(t *testing.T) {
 		{name: "ipmi15_nochecksumcheck", sim: simOpts{authTypes15: v15, faults: "nochecksumcheck"}, module: lan, wantUp: true},
 		// Unsigned Set Session Privilege unanswered: signs and asks again.
 		{name: "forcepermsg", sim: simOpts{authTypes15: v15, faults: "forcepermsg"}, module: lan, wantUp: true},
+		// RAKP2 checked against the known variants of the key values.
+		{name: "intel20", sim: simOpts{faults: "intel20"}, wantUp: true},
+		{name: "intel20_hmac_md5", sim: simOpts{faults: "intel20"}, module: []string{"cipher_suite: 8"}, wantUp: true},
+		{name: "opensesspriv_keys", sim: simOpts{faults: "opensesspriv_keys"}, wantUp: true},
+		// A RAKP2 declaring one byte more than it has.
+		{name: "supermicro20", sim: simOpts{faults: "supermicro20"}, wantUp: true},
+		// IPMI 1.5 replies under session ID 0, signed.
+		{name: "idzero", sim: simOpts{authTypes15: v15, faults: "idzero"}, module: lan, wantUp: true},
 	} {
 		t.Run(q.name, func(t *testing.T) { runSessionQuirk(t, q) })
 	}

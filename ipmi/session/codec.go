@@ -374,7 +374,12 @@ func (c *v15Codec) open(b []byte) (wire.Message, openResult) {
 	if err != nil {
 		return none, dropMalformed
 	}
-	if h.SessionID != c.id && !(c.activating && h.SessionID != 0 && h.AuthType == c.inAuth && h.AuthType != wire.AuthTypeNone) {
+	// Two other session IDs are taken when the auth code verifies with
+	// them (below): while activating, the new one (goipmi-server); in a
+	// session, 0 (FreeIPMI's idzero: Tyan S2882 with the M3289 BMC).
+	otherID := h.AuthType == c.inAuth && h.AuthType != wire.AuthTypeNone &&
+		((c.activating && h.SessionID != 0) || (!c.activating && !c.noWindow && h.SessionID == 0))
+	if h.SessionID != c.id && !otherID {
 		if m, ok := sessionlessMessage(b); ok && h.AuthType == wire.AuthTypeNone {
 			return m, openSessionless
 		}

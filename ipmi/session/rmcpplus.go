@@ -378,7 +378,9 @@ func (s *Session) openRMCPPlusSession(ctx context.Context, suite crypto.CipherSu
 		return err
 	}
 	hs.BMCRandom, hs.BMCGUID = r2.BMCRandom, r2.BMCGUID
-	if want := hs.RAKP2AuthCode(); !crypto.Equal(want, r2.AuthCode) {
+	if variant, ok := rakp2Variant(hs, r2.AuthCode, open.MaxPrivilege); ok {
+		hs = variant
+	} else {
 		// Tell the BMC, with a RAKP3 carrying an error status (IPMI v2.0
 		// section 13.22), so it frees the session slot now rather than
 		// when the half-open session times out. ipmi_sim counts such a
@@ -428,6 +430,52 @@ func (s *Session) openRMCPPlusSession(ctx context.Context, suite crypto.CipherSu
 	}
 	s.setCodec(c)
 	return s.raisePrivilege(ctx)
+}
+
+// decodeHandshakeHeader decodes the session header of a handshake message.
+// A payload length one more than the bytes that came is taken as what
+// came: Supermicro's Peppercon firmware declares its RAKP2 so (FreeIPMI's
+// supermicro20, H8QME); the message's own checks (status, auth code)
+// still apply.
+func decodeHandshakeHeader(b []byte) (wire.SessionV2Header, []byte, []byte, error) {
+	h, p, rest, err := wire.DecodeSessionV2Header(b)
+	if errors.Is(err, wire.ErrShort) && len(b) >= 12 && int(binary.LittleEndian.Uint16(b[10:12])) == len(b)-12+1 {
+		fixed := append([]byte(nil), b...)
+		binary.LittleEndian.PutUint16(fixed[10:12], uint16(len(b)-12))
+		return wire.DecodeSessionV2Header(fixed)
+	}
+	return h, p, rest, err
+}
+
+// rakp2Variant returns the handshake values with which the BMC's RAKP2
+// auth code verifies: as the spec computes them, or as some BMCs do (and
+// the rest of the handshake must follow them): Intel's user name
+// NUL-padded to 16 bytes and, with HMAC-MD5, its password cut to 16 bytes
+// (FreeIPMI's intel20: Intel SE7520AF2); the privilege asked for in Open
+// Session in place of RAKP1's role byte (FreeIPMI's opensesspriv: Sun Fire
+// X4150, Supermicro X8DTH/X8DTG, Intel S5500WBV, Dell C5220). Trying them
+// costs a few HMACs and no packet; an auth code none verifies is a wrong
+// password.
+func rakp2Variant(hs crypto.Handshake, got []byte, openPriv wire.PrivilegeLevel) (crypto.Handshake, bool) {
+	if crypto.Equal(hs.RAKP2AuthCode(), got) {
+		return hs, true
+	}
+	intel := hs
+	if len(intel.Username) < 16 {
+		intel.Username += strings.Repeat("\x00", 16-len(intel.Username))
+	}
+	if intel.Suite.Auth == crypto.AuthRAKPHMACMD5 && len(intel.Password) > 16 {
+		intel.Password = intel.Password[:16]
+	}
+	if crypto.Equal(intel.RAKP2AuthCode(), got) {
+		return intel, true
+	}
+	sun := hs
+	sun.Role = uint8(openPriv)
+	if crypto.Equal(sun.RAKP2AuthCode(), got) {
+		return sun, true
+	}
+	return hs, false
 }
 
 // rakpStatusError maps a RAKP2/RAKP4 status to an error.
@@ -564,7 +612,7 @@ func (s *Session) payloadRoundTrip(ctx context.Context, reqType wire.PayloadType
 			if n == len(s.rbuf) || n < wire.RMCPHeaderSize+12 || b[0] != wire.RMCPVersion1 || b[3] != wire.RMCPClassIPMI {
 				continue
 			}
-			rh, p, _, err := wire.DecodeSessionV2Header(b[wire.RMCPHeaderSize:])
+			rh, p, _, err := decodeHandshakeHeader(b[wire.RMCPHeaderSize:])
 			if err != nil || rh.PayloadType != respType || rh.Authenticated || rh.Encrypted {
 				continue
 			}
