@@ -355,6 +355,13 @@ func run(args []string, stdout, stderr *os.File) int {
 		demo.PrintUsage(stdout, listeners)
 	}
 
+	// Signals are ours before anything is served: a supervisor that
+	// saw /-/ready and stops us at once must get a clean shutdown, not
+	// the default action of SIGTERM.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+
 	serveErr := make(chan error, 1)
 	go func() {
 		if listeners == nil {
@@ -363,10 +370,6 @@ func run(args []string, stdout, stderr *os.File) int {
 		}
 		serveErr <- web.ServeMultiple(listeners, srv, f.web, slogger)
 	}()
-
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(signals)
 	for {
 		select {
 		case err := <-serveErr:
