@@ -24,8 +24,9 @@ type request struct {
 	firstSent time.Time
 	// retransmitted: sent more than once in this attempt (its round trip
 	// is no sample, Karn's rule); reordered: answered while a request sent
-	// before it still waited.
+	// before it still waited. lastSent is the last retransmit's time.
 	retransmitted, reordered bool
+	lastSent                 time.Time
 	done                     chan struct{} // signalled once on completion, for followers
 	completed                bool
 	code                     wire.CompletionCode
@@ -335,16 +336,28 @@ func (s *Session) attempt(ctx context.Context, r *request, deadline time.Time) e
 			if stopKick == nil && ctx.Done() != nil {
 				stopKick = context.AfterFunc(ctx, s.kick)
 			}
+			// On a busy host the answer is often already queued on the
+			// socket when the timer fires: we were late, not the BMC.
+			// Read what is there before sending the request again.
+			if done, err := s.readQueued(ctx, r); err != nil {
+				return err
+			} else if done {
+				return nil
+			}
 			// Retransmit: same rqSeq, so a late answer to the first try
 			// still completes the request; new session sequence number.
 			s.mu.Lock()
+			sent := false
 			if !r.completed {
 				err = s.sendLocked(r)
-				r.retransmitted = true
+				r.retransmitted, r.lastSent, sent = true, time.Now(), true
 			}
 			s.mu.Unlock()
 			if err != nil {
 				return err
+			}
+			if !sent {
+				continue
 			}
 			s.obs.Retransmit(CommandName(r.netFn, r.cmd))
 			if t := tracerFrom(ctx); t != nil {
@@ -372,6 +385,28 @@ func (s *Session) attempt(ctx context.Context, r *request, deadline time.Time) e
 			return err
 		}
 	}
+}
+
+// queuedReadBudget is how long readQueued reads: enough to take what the
+// kernel has queued, far below any round trip.
+const queuedReadBudget = 50 * time.Microsecond
+
+// readQueued reads and dispatches the datagrams already queued on the
+// socket, if no other caller is reading, and reports whether r completed.
+func (s *Session) readQueued(ctx context.Context, r *request) (bool, error) {
+	select {
+	case s.readToken <- struct{}{}:
+	default:
+		return false, nil // the reader hands r its answer if it came
+	}
+	err := s.readUntil(ctx, r, time.Now().Add(queuedReadBudget))
+	<-s.readToken
+	if err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return r.completed, nil
 }
 
 // follow waits while another request's caller reads the socket: for r's
@@ -552,6 +587,12 @@ func (s *Session) sessionlessLocked(m wire.Message) {
 func (s *Session) completeLocked(r *request, code wire.CompletionCode, data []byte, err error) {
 	if err == nil && r.firstSent.After(s.answeredSince) {
 		s.answeredSince = r.firstSent
+	}
+	if err == nil && r.retransmitted && s.rtt.tooSoon(kindOf(r.netFn, r.cmd, r.bridged), time.Since(r.lastSent)) {
+		// Answered sooner after the retransmit than this BMC has ever
+		// answered anything: the answer is to an earlier send, which was
+		// not lost but slow. Not trouble, and a valid sample of how slow.
+		r.retransmitted = false
 	}
 	if err == nil && !r.retransmitted {
 		s.rtt.sample(kindOf(r.netFn, r.cmd, r.bridged), time.Since(r.firstSent))
