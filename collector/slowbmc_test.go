@@ -189,3 +189,49 @@ func TestCutShortScrapesRotate(t *testing.T) {
 		t.Logf("scrape %d: %d sensors, %d new", scrape, len(got), fresh)
 	}
 }
+
+// The cold scrape with several clients (the pipelined walk) reports
+// exactly what the sequential one does on every SDR quirk of the
+// simulator, and never asks for more records than the sequential walk
+// plus a window's worth of reads ahead.
+func TestPipelinedColdScrapeMatchesSequentialOnQuirks(t *testing.T) {
+	for _, spec := range []string{
+		"",
+		"sdr_max_read=24",
+		"sdr_max_read=24,sdr_cancel_reservation=9",
+		"sdr_short_read=12",
+		"sdr_last_record_cc=0xC3",
+		"assumemaxsdrrecordcount=5",
+		"assumemaxsdrrecordcount=0",
+		"sdr_duplicate=3",
+	} {
+		t.Run(spec, func(t *testing.T) {
+			fs, err := simulator.ParseFaults(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cold := func(clients int) (string, int) {
+				f := newFixture(t, loadProfile(t, "dual-socket-1u"), config.CollectorIPMI)
+				f.bmc.SetQuirks(fs.ModelQuirks())
+				if clients > 1 {
+					f.target.Clients = nil
+					for range clients {
+						f.target.Clients = append(f.target.Clients, ipmi.NewClient(f.tr))
+					}
+					f.target.Client = f.target.Clients[0]
+				}
+				r, rt := f.scrape(t)
+				return exposition(t, r), rt.of(opGetSDR.NetFn, opGetSDR.Cmd)
+			}
+			want, seqGets := cold(1)
+			got, parGets := cold(8)
+			if got != want {
+				t.Fatalf("8 clients:\n%s\nsequential:\n%s", got, want)
+			}
+			if parGets > seqGets+8*5 {
+				t.Errorf("%d Get SDR with 8 clients, %d sequential", parGets, seqGets)
+			}
+			t.Logf("Get SDR: sequential %d, pipelined %d", seqGets, parGets)
+		})
+	}
+}

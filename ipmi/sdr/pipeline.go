@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/command"
+	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
 )
 
 // A cold scrape is the SDR walk: on a BMC a few milliseconds away its time
@@ -111,7 +112,22 @@ type pipeline struct {
 	ahead  []*readAhead // in the order of the guessed chain
 	stride uint16       // the last step between record IDs, 0 = none
 	streak int          // how many times in a row the step repeated
+	// reservationLosses counts fast reads the BMC refused for a
+	// canceled reservation (see chunksTogether).
+	reservationLosses int
 }
+
+// maxReservationLosses is how many canceled reservations the pipelined
+// reads in chunks may meet before the walk reads in chunks one request at
+// a time: a BMC that cancels reservations often (another client
+// reserving, or its own quirk) would cancel every chunk in flight each
+// time, costing more requests than the pipeline saves. Whole-record reads
+// and first reads of a record need no reservation and go on pipelined.
+const maxReservationLosses = 2
+
+// chunksTogether reports whether reads in chunks (which hold the walk's
+// reservation) may still be pipelined.
+func (p *pipeline) chunksTogether() bool { return p.reservationLosses < maxReservationLosses }
 
 // readAhead is one record read before the chain reached it.
 type readAhead struct {
@@ -291,7 +307,7 @@ func (w *walker) nextRecord(ctx context.Context, id uint16, have int) ([]byte, u
 		case <-ctx.Done():
 			return nil, 0, fmt.Errorf("sdr: get SDR 0x%04x: %w", id, ctx.Err())
 		}
-	case w.chunk != command.ReadWholeRecord && w.reserved:
+	case w.chunk != command.ReadWholeRecord && w.reserved && p.chunksTogether():
 		// Read in chunks: ask for all of the body's at once.
 		raw, next, err = p.fetch(ctx, w.params(), id)
 	default:
@@ -301,6 +317,9 @@ func (w *walker) nextRecord(ctx context.Context, id uint16, have int) ([]byte, u
 		// The reads ahead started with the same settings would most
 		// likely meet the same; the careful read may change them.
 		p.ahead = nil
+		if wire.IsCompletionCode(err, wire.CCReservationCanceled) {
+			p.reservationLosses++
+		}
 	}
 	if !fast || err != nil {
 		if raw, next, err = w.readRecord(ctx, id); err != nil {
@@ -335,7 +354,7 @@ func (p *pipeline) learn(id uint16, raw []byte, next uint16) {
 // do not exist. A count that is too low (some BMCs') only slows the walk.
 func (w *walker) readAhead(ctx context.Context, id uint16, have int) {
 	p := w.pipe
-	if p.streak < 1 || (w.chunk != command.ReadWholeRecord && !w.reserved) {
+	if p.streak < 1 || (w.chunk != command.ReadWholeRecord && (!w.reserved || !p.chunksTogether())) {
 		return
 	}
 	last := id
