@@ -3,7 +3,6 @@ package collector
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,8 +33,8 @@ import (
 // sel-events without sel has no count_by_state.
 //
 // The regex is matched (unanchored, Go RE2 syntax, as ipmi_exporter
-// compiles it) against selEventText, see there for where it differs from
-// FreeIPMI's Event column.
+// compiles it) against selEventText (seltext.go): FreeIPMI's Event column,
+// see there for where it still differs.
 
 const collectorSELEvents config.Collector = "sel-events"
 
@@ -49,34 +48,6 @@ var (
 // selNamedCount is one sel_events entry's count and newest timestamp.
 type selNamedCount struct {
 	count, latest float64
-}
-
-// selEventText is the text a sel_events regex is matched against: the
-// event's state as ipmitool names it ("Correctable ECC", "Presence
-// detected", "Failure detected"), with threshold events in FreeIPMI's form
-// ("Upper Critical - going high"), OEM records as ipmitool describes them.
-// Unlike FreeIPMI's Event column there is no " ; Event Data3 = 34h" or
-// sensor reading suffix, and FreeIPMI's OEM interpretations
-// (--interpret-oem-data) are not applied: a regex written for FreeIPMI's
-// text should not be anchored at the end.
-func selEventText(e sel.Entry) string {
-	se, ok := e.(*sel.SystemEvent)
-	if !ok {
-		return e.Description()
-	}
-	state := se.StateName()
-	if state == "" {
-		// "Temperature #0x30 | Event offset 0x5 | Asserted": the middle.
-		parts := strings.Split(se.Description(), " | ")
-		if len(parts) >= 2 {
-			return parts[1]
-		}
-		return se.Description()
-	}
-	if se.EventType.IsThreshold() {
-		state = strings.Replace(state, " going ", " - going ", 1)
-	}
-	return state
 }
 
 // selEntryTime is the entry's timestamp in seconds, or 0 when it has none
@@ -121,6 +92,10 @@ func pollSEL(ctx context.Context, t *Target) (*sel.Result, error) {
 	if len(st.selNamed) != len(events) || res.Reset {
 		st.selNamed = make([]selNamedCount, len(events))
 	}
+	var sensors []sdr.SensorInfo
+	if len(events) > 0 {
+		sensors = selSensors(ctx, t, res.Entries)
+	}
 	for _, e := range res.Entries {
 		sev := e.Severity()
 		if int(sev) >= severityCount {
@@ -130,7 +105,11 @@ func pollSEL(ctx context.Context, t *Target) (*sel.Result, error) {
 		if len(events) == 0 {
 			continue
 		}
-		text := selEventText(e)
+		text, ok := selEventText(e, sensors)
+		if !ok {
+			// ipmi-sel lists no row for it: no regex can match it there.
+			continue
+		}
 		for i := range events {
 			if !events[i].Regex.MatchString(text) {
 				continue
@@ -142,6 +121,37 @@ func pollSEL(ctx context.Context, t *Target) (*sel.Result, error) {
 	}
 	st.selCursor = res.Cursor
 	return res, nil
+}
+
+// selSensors returns the BMC's sensors for converting the trigger
+// readings of threshold events among entries (FreeIPMI's "Sensor Reading =
+// 93.00 C"), or nil when no entry needs them. The SDR the ipmi collector
+// keeps is used; before it was read (the SEL collectors run first in a
+// scrape, and the first scrape takes in the whole SEL) it is read here,
+// the same walk or cache check the ipmi collector would do, which then
+// finds it current. A failure only leaves the readings in hex, as
+// FreeIPMI without a usable SDR record; it is not the SEL's failure.
+func selSensors(ctx context.Context, t *Target, entries []sel.Entry) []sdr.SensorInfo {
+	needed := false
+	for _, e := range entries {
+		if needsSDR(e) {
+			needed = true
+			break
+		}
+	}
+	if !needed {
+		return nil
+	}
+	st := t.State
+	if st.repo == nil {
+		if _, err := prepareSensors(ctx, t); err != nil {
+			level.Debug(loggerOf(t)).Log("msg", "no SDR for the sel_events text of threshold events", "err", err)
+		}
+	}
+	if st.repo == nil {
+		return nil
+	}
+	return st.repo.Sensors()
 }
 
 type selEventsCollector struct{}

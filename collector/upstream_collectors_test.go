@@ -173,10 +173,11 @@ func TestSELEventsCollector(t *testing.T) {
 		}
 		f := newFixture(t, loadProfile(t, "dual-socket-1u"), collectors...)
 		f.target.Module.SELEvents = []config.SELEvent{
-			{Name: "ac_lost", Regex: regexp.MustCompile("Power Supply AC lost")},
-			{Name: "intrusion", Regex: regexp.MustCompile("^General Chassis intrusion")},
-			{Name: "never", Regex: regexp.MustCompile("Correctable ECC")},
-			{Name: "ac_lost", Regex: regexp.MustCompile("AC lost")}, // same name: adds up
+			// FreeIPMI's wording (seltext.go), as ipmi_exporter's regexes see it.
+			{Name: "ac_lost", Regex: regexp.MustCompile(`Power Supply input lost \(AC/DC\)`)},
+			{Name: "intrusion", Regex: regexp.MustCompile("^General Chassis Intrusion$")},
+			{Name: "never", Regex: regexp.MustCompile("Correctable memory error")},
+			{Name: "ac_lost", Regex: regexp.MustCompile("input lost")}, // same name: adds up
 		}
 		r, _ := f.scrape(t)
 		if r.up(t, "sel-events") != 1 {
