@@ -386,3 +386,60 @@ func TestPipelinedWalkFirstChunkAdapts(t *testing.T) {
 		})
 	}
 }
+
+// FuzzPipelinedWalk: on any repository bytes, record IDs, next-ID chain
+// and BMC limits, the pipelined walk returns what the sequential walk
+// returns (the same repository, or both an error), and a few more Get SDR
+// at most per wrong guess.
+func FuzzPipelinedWalk(f *testing.F) {
+	var all []byte
+	for _, r := range sensorRecords(idRange(1, 12, 1)...) {
+		all = append(all, r...)
+	}
+	for _, r := range testRecords() {
+		all = append(all, r...)
+	}
+	f.Add(all, uint8(0), uint8(0), uint8(0), uint8(0), uint8(4))
+	f.Add(all, uint8(20), uint8(0), uint8(16), uint8(3), uint8(8))
+	f.Add(all, uint8(32), uint8(12), uint8(0), uint8(7), uint8(2))
+	f.Fuzz(func(t *testing.T, data []byte, maxRead, truncate, chunk, jump, n uint8) {
+		var recs [][]byte
+		for len(data) >= HeaderLen && len(recs) < 40 {
+			l, _ := RecordLen(data)
+			l = min(l, len(data))
+			recs = append(recs, data[:l])
+			data = data[l:]
+		}
+		walk := func(requesters int) (*Repository, error, int) {
+			fake := newFakeRepository(recs...)
+			fake.maxRead = int(maxRead)
+			fake.truncateTo = int(truncate)
+			if jump > 0 && len(recs) > 2 {
+				// One record's next ID leaves the sequence.
+				from := le16(recs[int(jump)%len(recs)])
+				fake.next = map[uint16]uint16{from: le16(recs[len(recs)-1])}
+			}
+			l := &lockedRepository{f: fake}
+			opts := ReadOptions{ChunkSize: chunk, MaxRecords: 60}
+			if requesters > 1 {
+				opts.Parallel = l.requesters(requesters)
+			}
+			repo, err := ReadRepository(context.Background(), l, opts)
+			return repo, err, l.gets
+		}
+		want, wantErr, wantGets := walk(1)
+		k := 2 + int(n)%7
+		got, gotErr, gets := walk(k)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("%d requesters: error %v, sequential %v", k, gotErr, wantErr)
+		}
+		if wantErr == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%d requesters: repository differs from the sequential walk's", k)
+		}
+		// Wrong guesses: the chain's jump, its end, duplicates; each
+		// costs at most a window of reads of a few requests each.
+		if gets > wantGets+(len(recs)+2)*k*5 {
+			t.Fatalf("%d requesters: %d Get SDR, sequential %d", k, gets, wantGets)
+		}
+	})
+}
