@@ -99,7 +99,7 @@ func (s *Session) exchange(ctx context.Context, target wire.Target, netFn wire.N
 		if clean || !s.win.adaptive {
 			return code, resp, err
 		}
-		if s.win.trouble() {
+		if s.win.trouble(r.firstSent) {
 			s.windowChanged(ctx, r, code)
 		}
 		// A BMC busy with what we sent at once: the window is smaller
@@ -467,13 +467,15 @@ func (s *Session) readUntil(ctx context.Context, r *request, wake time.Time) err
 		dropped := s.dispatchLocked(s.rbuf[:n])
 		s.mu.Unlock()
 		if dropped != "" {
-			s.replyDropped(ctx, dropped)
+			s.replyDropped(ctx, dropped, r.firstSent)
 		}
 	}
 }
 
 // replyDropped reports a datagram dispatch dropped.
-func (s *Session) replyDropped(ctx context.Context, reason string) {
+// sent is when the reader's own request was sent: the corrupt reply
+// belongs to the requests in flight then, one trouble event.
+func (s *Session) replyDropped(ctx context.Context, reason string, sent time.Time) {
 	if d, ok := s.obs.(DropObserver); ok {
 		d.ReplyDropped(reason)
 	}
@@ -482,7 +484,7 @@ func (s *Session) replyDropped(ctx context.Context, reason string) {
 		// A corrupt reply: a BMC overwhelmed by the requests in flight
 		// (late and duplicate answers are ours to expect after a
 		// retransmit, and another session's are not this BMC's fault).
-		if s.win.trouble() {
+		if s.win.trouble(sent) {
 			size := s.win.size()
 			s.cfg.Memory.rememberWindow(size)
 			if t := tracerFrom(ctx); t != nil {

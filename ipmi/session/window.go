@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Requests in flight: a fixed Config.Window, or an adaptive window
@@ -45,6 +46,11 @@ type window struct {
 	rounds   int // clean windows at the ceiling
 	waiting  int
 	wake     chan struct{} // closed when a slot frees or the limit grows
+	// shrunk is when the window last shrank: trouble with a request sent
+	// before then is the same event (one lost reply makes every later
+	// answer arrive "out of order"), already paid for, as TCP reduces
+	// its window once per loss event.
+	shrunk time.Time
 }
 
 func newWindow(fixed, maxAuto, start int) *window {
@@ -108,13 +114,15 @@ func (w *window) release(clean bool) {
 }
 
 // trouble halves the adaptive window and caps its growth below the size
-// that saw trouble. It reports whether the window changed.
-func (w *window) trouble() bool {
+// that saw trouble, for trouble with a request first sent at sent. It
+// reports whether the window changed.
+func (w *window) trouble(sent time.Time) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.adaptive {
+	if !w.adaptive || sent.Before(w.shrunk) {
 		return false
 	}
+	w.shrunk = time.Now()
 	w.clean, w.rounds = 0, 0
 	if w.limit > 1 {
 		w.ceiling = w.limit - 1

@@ -29,7 +29,7 @@ func TestAdaptiveWindow(t *testing.T) {
 		t.Fatalf("after clean rounds: %d, want the cap 8", w.size())
 	}
 	// Trouble at 8 halves the window and caps growth at 7.
-	if !w.trouble() || w.size() != 4 {
+	if !w.trouble(time.Now()) || w.size() != 4 {
 		t.Fatalf("after trouble: %d, want 4", w.size())
 	}
 	cleanRounds(w, 10)
@@ -43,12 +43,12 @@ func TestAdaptiveWindow(t *testing.T) {
 	}
 	// Trouble at 1 stays at 1.
 	for range 5 {
-		w.trouble()
+		w.trouble(time.Now())
 	}
 	if w.size() != 1 {
 		t.Fatalf("after repeated trouble: %d, want 1", w.size())
 	}
-	if w.trouble() {
+	if w.trouble(time.Now()) {
 		t.Error("trouble at window 1 reported a change")
 	}
 
@@ -59,7 +59,7 @@ func TestAdaptiveWindow(t *testing.T) {
 	// A fixed window never changes.
 	fixed := newWindow(3, 8, 0)
 	cleanRounds(fixed, 10)
-	if fixed.trouble() || fixed.size() != 3 {
+	if fixed.trouble(time.Now()) || fixed.size() != 3 {
 		t.Errorf("fixed window moved to %d", fixed.size())
 	}
 }
@@ -129,5 +129,27 @@ func TestAutoWindowSession(t *testing.T) {
 	defer closeSession(t, s)
 	if n := s.win.size(); n != 2 {
 		t.Errorf("next session starts at %d, want the remembered 2", n)
+	}
+}
+
+// TestTroubleOncePerEvent: one lost reply makes every answer after it
+// "out of order"; the window shrinks once for all requests sent before
+// the shrink, and again only for trouble with a request sent after it.
+func TestTroubleOncePerEvent(t *testing.T) {
+	w := newWindow(WindowAuto, 8, 8)
+	before := time.Now()
+	if !w.trouble(before) || w.size() != 4 {
+		t.Fatalf("first trouble: window %d, want 4", w.size())
+	}
+	for range 3 {
+		if w.trouble(before) {
+			t.Fatal("trouble with a request sent before the shrink shrank again")
+		}
+	}
+	if w.size() != 4 {
+		t.Fatalf("window %d, want 4", w.size())
+	}
+	if !w.trouble(time.Now()) || w.size() != 2 {
+		t.Fatalf("trouble with a later request: window %d, want 2", w.size())
 	}
 }
