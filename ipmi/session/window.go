@@ -17,10 +17,11 @@ import (
 // from Config.Memory) and grows by one after each window's worth of clean
 // answers (answered at the first send, in order, no busy code), up to
 // Config.MaxWindow. Any sign of trouble (a retransmit, a busy BMC, a reply
-// it had to drop as corrupt, a reply out of order) halves it at once and
-// caps its growth just below the size that saw trouble, so it settles
-// where the BMC copes; after probeCleanRounds clean windows at that cap it
-// tries one more, since a lost datagram is not a BMC's limit.
+// it had to drop as corrupt, a reply out of order) halves it at once, once
+// per trouble event; trouble that recurs at the same size (or above) caps
+// its growth just below, so it settles where the BMC copes, while a lost
+// datagram on the path, which strikes at any size, does not; after
+// probeCleanRounds clean windows at that cap it tries one more.
 const (
 	// WindowAuto selects the adaptive window (Config.Window).
 	WindowAuto = -1
@@ -40,7 +41,12 @@ type window struct {
 	adaptive bool
 	limit    int // requests allowed in flight now
 	max      int // Config.MaxWindow, or the fixed window
-	ceiling  int // growth stops here (just below where trouble was seen)
+	ceiling  int // growth stops here (just below where trouble recurred)
+	// troubleAt is the size at which trouble was last seen (0: never);
+	// cleanAtLimit: a whole window of clean answers completed at the
+	// present size.
+	troubleAt    int
+	cleanAtLimit bool
 	inflight int
 	clean    int // clean answers since the last change
 	rounds   int // clean windows at the ceiling
@@ -97,9 +103,11 @@ func (w *window) release(clean bool) {
 		w.clean++
 		if w.clean >= w.limit {
 			w.clean = 0
+			w.cleanAtLimit = true
 			switch {
 			case w.limit < w.ceiling:
 				w.limit++
+				w.cleanAtLimit = false
 			case w.ceiling < w.max:
 				w.rounds++
 				if w.rounds >= probeCleanRounds {
@@ -124,9 +132,17 @@ func (w *window) trouble(sent time.Time) bool {
 	}
 	w.shrunk = time.Now()
 	w.clean, w.rounds = 0, 0
-	if w.limit > 1 {
+	// A BMC's limit shows as trouble again at the same size; a datagram
+	// lost on the path as trouble at any size. Capping growth at the
+	// first trouble kept a lossy path's window at 1-2 for good.
+	// A size that cannot complete one clean window, twice, is beyond
+	// what the BMC handles; one that did complete one and then lost a
+	// datagram is not.
+	if w.limit > 1 && !w.cleanAtLimit && w.troubleAt > 0 && w.limit >= w.troubleAt {
 		w.ceiling = w.limit - 1
 	}
+	w.troubleAt = w.limit
+	w.cleanAtLimit = false
 	next := max(w.limit/2, 1)
 	changed := next != w.limit
 	w.limit = next

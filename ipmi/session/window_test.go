@@ -28,18 +28,36 @@ func TestAdaptiveWindow(t *testing.T) {
 	if w.size() != 8 {
 		t.Fatalf("after clean rounds: %d, want the cap 8", w.size())
 	}
-	// Trouble at 8 halves the window and caps growth at 7.
+	// Trouble at 8 halves the window; one trouble is no limit (a lost
+	// datagram looks the same), so it grows back to 8.
 	if !w.trouble(time.Now()) || w.size() != 4 {
 		t.Fatalf("after trouble: %d, want 4", w.size())
 	}
+	cleanRounds(w, 4) // at 4, 5, 6 and 7
+	if w.size() != 8 {
+		t.Fatalf("regrown to %d, want 8", w.size())
+	}
+	// Trouble again at 8 before one clean window there: that is the
+	// BMC's limit; growth stops at 7.
+	if !w.trouble(time.Now()) || w.size() != 4 {
+		t.Fatalf("after trouble again: %d, want 4", w.size())
+	}
 	cleanRounds(w, 10)
 	if w.size() != 7 {
-		t.Fatalf("regrown to %d, want 7 (below where trouble was)", w.size())
+		t.Fatalf("regrown to %d, want 7 (below where trouble recurred)", w.size())
 	}
 	// After probeCleanRounds clean windows at 7 it tries 8 again.
 	cleanRounds(w, probeCleanRounds+2)
 	if w.size() != 8 {
 		t.Fatalf("after probing: %d, want 8", w.size())
+	}
+	// Trouble at a size that completed clean windows is a lost datagram,
+	// not a limit: no cap.
+	cleanRounds(w, 3)
+	w.trouble(time.Now())
+	cleanRounds(w, 10)
+	if w.size() != 8 {
+		t.Fatalf("after trouble at a size that had clean windows: %d, want 8 again", w.size())
 	}
 	// Trouble at 1 stays at 1.
 	for range 5 {
