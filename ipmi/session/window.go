@@ -47,11 +47,11 @@ type window struct {
 	// present size.
 	troubleAt    int
 	cleanAtLimit bool
-	inflight int
-	clean    int // clean answers since the last change
-	rounds   int // clean windows at the ceiling
-	waiting  int
-	wake     chan struct{} // closed when a slot frees or the limit grows
+	inflight     int
+	clean        int // clean answers since the last change
+	rounds       int // clean windows at the ceiling
+	waiting      int
+	wake         chan struct{} // closed when a slot frees or the limit grows
 	// shrunk is when the window last shrank: trouble with a request sent
 	// before then is the same event (one lost reply makes every later
 	// answer arrive "out of order"), already paid for, as TCP reduces
