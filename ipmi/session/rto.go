@@ -65,7 +65,12 @@ func (e *rttEstimate) sample(rtt time.Duration) {
 // timeout is the retransmission timeout the estimate gives, within
 // [floor, ceiling].
 func (e *rttEstimate) timeout(floor, ceiling time.Duration) time.Duration {
-	rto := e.srtt + max(4*e.rttvar, rttGranularity)
+	// At least twice the smoothed round trip: with several requests in
+	// flight a BMC answers them one after another, so the last waits for
+	// the queue; the samples that would teach that are the retransmitted
+	// ones Karn's rule leaves out. A lost datagram still costs only
+	// about two round trips.
+	rto := max(e.srtt+max(4*e.rttvar, rttGranularity), 2*e.srtt)
 	return min(max(rto, floor, e.backedOff), ceiling)
 }
 

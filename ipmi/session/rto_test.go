@@ -22,8 +22,8 @@ func TestRTTEstimate(t *testing.T) {
 	for range 50 {
 		e.sample(10 * ms)
 	}
-	if rto := e.timeout(minRTO, time.Second); rto < 10*ms || rto > 11*ms {
-		t.Errorf("steady 10ms: rto %v", rto)
+	if rto := e.timeout(minRTO, time.Second); rto != 20*ms {
+		t.Errorf("steady 10ms: rto %v, want twice the round trip", rto)
 	}
 	e.backedOff = 80 * ms
 	if rto := e.timeout(minRTO, time.Second); rto != 80*ms {
@@ -47,8 +47,8 @@ func TestRTTEstimate(t *testing.T) {
 	if rto := table.timeout(sdr, 500*ms); rto != 500*ms {
 		t.Errorf("unmeasured kind: %v, want the initial 500ms", rto)
 	}
-	if rto := table.timeout(sensor, 500*ms); rto > 3*ms {
-		t.Errorf("measured kind: %v, want about 2ms", rto)
+	if rto := table.timeout(sensor, 500*ms); rto != 4*ms {
+		t.Errorf("measured kind: %v, want twice the 2ms round trip", rto)
 	}
 	table.backOff(sdr, 40*ms)
 	if rto := table.timeout(sdr, 500*ms); rto != 80*ms {
