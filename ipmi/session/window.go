@@ -21,7 +21,7 @@ import (
 // per trouble event; trouble that recurs at the same size (or above) caps
 // its growth just below, so it settles where the BMC copes, while a lost
 // datagram on the path, which strikes at any size, does not; after
-// probeCleanRounds clean windows at that cap it tries one more.
+// probeCleanAnswers clean answers at that cap it tries one more.
 const (
 	// WindowAuto selects the adaptive window (Config.Window).
 	WindowAuto = -1
@@ -29,9 +29,10 @@ const (
 	DefaultMaxWindow = 8
 	// maxWindow: requests in flight are told apart by the 6-bit rqSeq.
 	maxWindow = 63
-	// probeCleanRounds is how many clean windows at the cap make the
-	// window try one more request in flight.
-	probeCleanRounds = 16
+	// probeCleanAnswers is how many clean answers at the cap make the
+	// window try one more request in flight: a few scrapes' worth, so a
+	// BMC's limit is not probed on every scrape.
+	probeCleanAnswers = 256
 )
 
 // window is a semaphore for requests in flight whose size may change. The
@@ -47,11 +48,15 @@ type window struct {
 	// present size.
 	troubleAt    int
 	cleanAtLimit bool
-	inflight     int
-	clean        int // clean answers since the last change
-	rounds       int // clean windows at the ceiling
-	waiting      int
-	wake         chan struct{} // closed when a slot frees or the limit grows
+	// saturated: the window was full at some point of the clean window
+	// being counted (a clean window at a size never reached in flight
+	// proves nothing about that size).
+	saturated bool
+	inflight  int
+	clean     int // clean answers since the last change
+	rounds    int // clean windows at the ceiling
+	waiting   int
+	wake      chan struct{} // closed when a slot frees or the limit grows
 	// shrunk is when the window last shrank: trouble with a request sent
 	// before then is the same event (one lost reply makes every later
 	// answer arrive "out of order"), already paid for, as TCP reduces
@@ -90,6 +95,9 @@ func (w *window) acquire(ctx context.Context) error {
 		w.waiting--
 	}
 	w.inflight++
+	if w.inflight == w.limit {
+		w.saturated = true
+	}
 	w.mu.Unlock()
 	return nil
 }
@@ -103,14 +111,15 @@ func (w *window) release(clean bool) {
 		w.clean++
 		if w.clean >= w.limit {
 			w.clean = 0
-			w.cleanAtLimit = true
+			w.cleanAtLimit = w.cleanAtLimit || w.saturated
+			w.saturated = false
 			switch {
 			case w.limit < w.ceiling:
 				w.limit++
 				w.cleanAtLimit = false
 			case w.ceiling < w.max:
-				w.rounds++
-				if w.rounds >= probeCleanRounds {
+				w.rounds += w.limit
+				if w.rounds >= probeCleanAnswers {
 					w.rounds = 0
 					w.ceiling++
 				}
@@ -142,7 +151,7 @@ func (w *window) trouble(sent time.Time) bool {
 		w.ceiling = w.limit - 1
 	}
 	w.troubleAt = w.limit
-	w.cleanAtLimit = false
+	w.cleanAtLimit, w.saturated = false, false
 	next := max(w.limit/2, 1)
 	changed := next != w.limit
 	w.limit = next

@@ -8,12 +8,15 @@ import (
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
 )
 
-// cleanRounds releases n windows' worth of clean requests.
+// cleanRounds runs n windows' worth of clean requests, each window full
+// (all its requests in flight at once).
 func cleanRounds(w *window, n int) {
 	for range n {
 		size := w.size()
 		for range size {
 			_ = w.acquire(context.Background())
+		}
+		for range size {
 			w.release(true)
 		}
 	}
@@ -46,8 +49,8 @@ func TestAdaptiveWindow(t *testing.T) {
 	if w.size() != 7 {
 		t.Fatalf("regrown to %d, want 7 (below where trouble recurred)", w.size())
 	}
-	// After probeCleanRounds clean windows at 7 it tries 8 again.
-	cleanRounds(w, probeCleanRounds+2)
+	// After probeCleanAnswers clean answers at 7 it tries 8 again.
+	cleanRounds(w, probeCleanAnswers/7+2)
 	if w.size() != 8 {
 		t.Fatalf("after probing: %d, want 8", w.size())
 	}
