@@ -1003,12 +1003,18 @@ func TestCloseWhileRequestInFlight(t *testing.T) {
 	cfg.Timeout = 10 * time.Second
 	s := mustOpen(t, cfg)
 	b.set(func(b *fakeBMC) { b.faults.silent = true })
+	b.mu.Lock()
+	before := b.received
+	b.mu.Unlock()
 	done := make(chan error, 1)
 	go func() {
 		_, _, err := s.Exchange(context.Background(), wire.Target{}, wire.NetFnSensorEvent, 0x2D, []byte{1})
 		done <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	// The request is in flight once the BMC has received it.
+	if !eventually(func() bool { b.mu.Lock(); defer b.mu.Unlock(); return b.received > before }) {
+		t.Fatal("the request never reached the BMC")
+	}
 	start := time.Now()
 	if err := s.Close(testContext(t, 200*time.Millisecond)); err == nil {
 		t.Error("close with the only slot taken reported success")
