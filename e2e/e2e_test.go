@@ -141,7 +141,7 @@ func TestPrometheusAlertmanagerEndToEnd(t *testing.T) {
 	// Prometheus.
 	promAddr := freePort(t)
 	alertsCopy := filepath.Join(dir, "ipmi-alerts.yml")
-	writeFile(t, alertsCopy, alertRules(t, repo))
+	writeFile(t, alertsCopy, alertRules(t, repo, tempAlertFor, tempAlert))
 	promCfg := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, promCfg, prometheusConfig(t, exporterAddr, amAddr, alertsCopy, addrOf))
 	// --enable-feature=extra-scrape-metrics as the example's header asks.
@@ -582,9 +582,9 @@ func prometheusConfig(t *testing.T, exporterAddr, amAddr, alertsCopy string, add
 	return out
 }
 
-// alertRules is alerts/ipmi-alerts.yml with the temperature alert's `for:`
-// shortened (tempAlertFor); every other rule as shipped.
-func alertRules(t *testing.T, repo string) []byte {
+// alertRules is alerts/ipmi-alerts.yml with the `for:` of the named alerts
+// set to forDur; every other rule as shipped.
+func alertRules(t *testing.T, repo, forDur string, names ...string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(repo, tempAlertDoc))
 	if err != nil {
@@ -598,19 +598,21 @@ func alertRules(t *testing.T, repo string) []byte {
 	if err != nil {
 		t.Fatalf("%s: %v", tempAlertDoc, err)
 	}
-	found := false
-	for _, g := range groups.Content {
-		if rule := findInSeq(mapValue(g, "rules"), "alert", tempAlert); rule != nil {
-			old, err := setScalar(rule, "for", tempAlertFor)
-			if err != nil {
-				t.Fatalf("%s: %s: %v", tempAlertDoc, tempAlert, err)
+	for _, name := range names {
+		found := false
+		for _, g := range groups.Content {
+			if rule := findInSeq(mapValue(g, "rules"), "alert", name); rule != nil {
+				old, err := setScalar(rule, "for", forDur)
+				if err != nil {
+					t.Fatalf("%s: %s: %v", tempAlertDoc, name, err)
+				}
+				t.Logf("%s %s for: %s -> %s", tempAlertDoc, name, old, forDur)
+				found = true
 			}
-			t.Logf("%s %s for: %s -> %s", tempAlertDoc, tempAlert, old, tempAlertFor)
-			found = true
 		}
-	}
-	if !found {
-		t.Fatalf("%s has no alert %s", tempAlertDoc, tempAlert)
+		if !found {
+			t.Fatalf("%s has no alert %s", tempAlertDoc, name)
+		}
 	}
 	out, err := doc.bytes()
 	if err != nil {

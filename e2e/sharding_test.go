@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -91,7 +90,7 @@ func TestShardedExporters(t *testing.T) {
 
 	promAddr := freePort(t)
 	alertsCopy := filepath.Join(dir, "ipmi-alerts.yml")
-	writeFile(t, alertsCopy, shardAlertRules(t, repo))
+	writeFile(t, alertsCopy, alertRules(t, repo, shardAlertFor, shardAlerts...))
 	promCfg := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, promCfg, shardedPrometheusConfig(t, exporterAddrs, freePort(t), alertsCopy, bmcs))
 	prom := startProc(t, "prometheus", dir, promBin,
@@ -448,43 +447,6 @@ func shardedPrometheusConfig(t *testing.T, exporterAddrs []string, amAddr, alert
 	}
 	out, err := doc.bytes()
 	must(err)
-	return out
-}
-
-// shardAlertRules is alerts/ipmi-alerts.yml with the `for:` of shardAlerts
-// shortened to shardAlertFor; every other rule as shipped.
-func shardAlertRules(t *testing.T, repo string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repo, tempAlertDoc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := parseYAML(data)
-	if err != nil {
-		t.Fatalf("%s: %v", tempAlertDoc, err)
-	}
-	groups, err := path(doc.top(), "groups")
-	if err != nil {
-		t.Fatalf("%s: %v", tempAlertDoc, err)
-	}
-	for _, name := range shardAlerts {
-		found := false
-		for _, g := range groups.Content {
-			if rule := findInSeq(mapValue(g, "rules"), "alert", name); rule != nil {
-				if _, err := setScalar(rule, "for", shardAlertFor); err != nil {
-					t.Fatalf("%s: %s: %v", tempAlertDoc, name, err)
-				}
-				found = true
-			}
-		}
-		if !found {
-			t.Fatalf("%s has no alert %s", tempAlertDoc, name)
-		}
-	}
-	out, err := doc.bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
 	return out
 }
 
