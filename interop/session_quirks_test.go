@@ -91,6 +91,10 @@ func TestSessionQuirksAdapted(t *testing.T) {
 		{name: "intel20", sim: simOpts{faults: "intel20"}, wantUp: true},
 		{name: "intel20_hmac_md5", sim: simOpts{faults: "intel20"}, module: []string{"cipher_suite: 8"}, wantUp: true},
 		{name: "opensesspriv_keys", sim: simOpts{faults: "opensesspriv_keys"}, wantUp: true},
+		// Sun ILOM: keys hashed as above, and with HMAC-SHA1 a RAKP2 auth
+		// code one byte too long.
+		{name: "sun20", sim: simOpts{faults: "sun20"}, wantUp: true},
+		{name: "sun20_hmac_sha1", sim: simOpts{faults: "sun20"}, module: []string{"cipher_suite: 3"}, wantUp: true},
 		// A RAKP2 declaring one byte more than it has.
 		{name: "supermicro20", sim: simOpts{faults: "supermicro20"}, wantUp: true},
 		// IPMI 1.5 replies under session ID 0, signed.

@@ -96,6 +96,12 @@ type Faults struct {
 	// opensesspriv: Sun Fire X4150, Supermicro X8DTH/X8DTG, Intel
 	// S5500WBV, Dell C5220).
 	OpenSessPrivKeys bool `json:"opensesspriv_keys,omitempty"`
+	// Sun20 is Sun ILOM's handshake (FreeIPMI's sun20: Sun Fire
+	// 4100/4200/4500): the keys hashed as OpenSessPrivKeys, and with
+	// RAKP-HMAC-SHA1 a RAKP2 auth code one byte longer than the 20 the
+	// digest has (source: FreeIPMI's ipmi-lan-session-common.c, which
+	// shortens it under that flag).
+	Sun20 bool `json:"sun20,omitempty"`
 
 	// Window quirks: BMCs that cope with only so many requests in
 	// flight. In flight, for the simulator, are the in-session requests
@@ -149,7 +155,7 @@ func (f Faults) Validate() error {
 const FaultKeys = "latency=DUR, jitter=DUR, loss=P, silent, garbage[=P], truncate[=P], sessions_full, " +
 	"aes_pad_full_block, rakp2_zero_tag, bridge_embedded, opensesspriv, integritycheckvalue, authcap, authcap_short, " +
 	"nochecksumcheck, activate_new_id, unexpectedauth, forcepermsg, endianseq, noauthcodecheck, " +
-	"idzero, intel20, supermicro20, opensesspriv_keys, " +
+	"idzero, intel20, supermicro20, opensesspriv_keys, sun20, " +
 	"window_drop=N, window_reorder[=N], window_busy=N, window_corrupt=N, " +
 	"sdr_max_read=N, empty_reading_for_absent, " +
 	"sdr_cancel_reservation=N, sdr_short_read=N, sdr_last_record_cc=CC, assumemaxsdrrecordcount[=N], " +
@@ -296,6 +302,8 @@ func ParseFaults(s string) (FaultSpec, error) {
 			err = flag(&f.Supermicro20)
 		case "opensesspriv_keys":
 			err = flag(&f.OpenSessPrivKeys)
+		case "sun20":
+			err = flag(&f.Sun20)
 		case "window_drop":
 			f.WindowDrop, err = parseCount(key, val)
 		case "window_reorder":
@@ -410,6 +418,7 @@ func (f Faults) String() string {
 	add(f.Intel20, "intel20")
 	add(f.Supermicro20, "supermicro20")
 	add(f.OpenSessPrivKeys, "opensesspriv_keys")
+	add(f.Sun20, "sun20")
 	add(f.WindowDrop != 0, "window_drop="+strconv.Itoa(f.WindowDrop))
 	add(f.WindowReorder != 0, "window_reorder="+strconv.Itoa(f.WindowReorder))
 	add(f.WindowBusy != 0, "window_busy="+strconv.Itoa(f.WindowBusy))

@@ -325,7 +325,7 @@ func (b *BMC) handshake(s *session) crypto.Handshake {
 			hs.Password = hs.Password[:16]
 		}
 	}
-	if f.OpenSessPrivKeys {
+	if f.OpenSessPrivKeys || f.Sun20 {
 		// The keys are hashed with the privilege of Open Session, not
 		// RAKP1's role byte (lookup bit included).
 		hs.Role = s.openPriv
@@ -403,6 +403,11 @@ func (b *BMC) rakp1(payload []byte, now time.Time, f *Faults, dst []byte) []byte
 	s.lastActivity = now
 	hs := b.handshake(s)
 	resp.BMCRandom, resp.BMCGUID, resp.AuthCode = s.bmcRandom, b.guid, hs.RAKP2AuthCode()
+	if f.Sun20 && s.suite.Auth == crypto.AuthRAKPHMACSHA1 {
+		// One byte more than the digest (what the byte is does not
+		// matter to a client that shortens it).
+		resp.AuthCode = append(resp.AuthCode, 0)
+	}
 	return reply(wire.RAKPStatusOK)
 }
 

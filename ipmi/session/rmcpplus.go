@@ -457,7 +457,15 @@ func decodeHandshakeHeader(b []byte) (wire.SessionV2Header, []byte, []byte, erro
 // costs a few HMACs and no packet; an auth code none verifies is a wrong
 // password.
 func rakp2Variant(hs crypto.Handshake, got []byte, openPriv wire.PrivilegeLevel) (crypto.Handshake, bool) {
-	if crypto.Equal(hs.RAKP2AuthCode(), got) {
+	// verifies also takes a code one byte longer than the digest (Sun
+	// ILOM with RAKP-HMAC-SHA1, FreeIPMI's sun20): the digest is its
+	// first bytes.
+	verifies := func(h crypto.Handshake) bool {
+		want := h.RAKP2AuthCode()
+		return crypto.Equal(want, got) ||
+			(len(want) > 0 && len(got) == len(want)+1 && crypto.Equal(want, got[:len(want)]))
+	}
+	if verifies(hs) {
 		return hs, true
 	}
 	intel := hs
@@ -467,12 +475,12 @@ func rakp2Variant(hs crypto.Handshake, got []byte, openPriv wire.PrivilegeLevel)
 	if intel.Suite.Auth == crypto.AuthRAKPHMACMD5 && len(intel.Password) > 16 {
 		intel.Password = intel.Password[:16]
 	}
-	if crypto.Equal(intel.RAKP2AuthCode(), got) {
+	if verifies(intel) {
 		return intel, true
 	}
 	sun := hs
 	sun.Role = uint8(openPriv)
-	if crypto.Equal(sun.RAKP2AuthCode(), got) {
+	if verifies(sun) {
 		return sun, true
 	}
 	return hs, false
