@@ -795,6 +795,11 @@ func readSensors(ctx context.Context, t *Target, tbl *sensorTable, ch chan<- pro
 		}
 	}
 	if stopErr != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(stopErr, ctxErr) {
+			// The deadline stopped the walk; the request it cut short
+			// may have failed in its own way, but that is not why.
+			stopErr = fmt.Errorf("%w (the last request: %v)", ctxErr, stopErr)
+		}
 		if n < len(tbl.sensors) {
 			return fmt.Errorf("reading sensors: stopped after %d of %d: %w", n, len(tbl.sensors), stopErr)
 		}
