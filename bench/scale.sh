@@ -5,6 +5,7 @@
 #
 #   bench/scale.sh                               # sizes 1000 5000 10000, 3 warm rounds
 #   SIZES=10000 LATENCIES=0ms ROUNDS=5 bench/scale.sh
+#   MODULE_EXTRA='    window: 1' bench/scale.sh   # more module keys (indented four spaces)
 #
 # The 5 ms is bmcsim's own latency fault (every reply sent 5 ms late, by a
 # timer), not the udpdelay relay: a relay for 10,000 BMCs would be a third
@@ -50,6 +51,7 @@ modules:
     privilege: user
     timeout: 10000
     allowed_targets: [127.0.0.0/8]
+${MODULE_EXTRA:-}
 YML
 chmod 600 "$OUT/ours.yml"
 
