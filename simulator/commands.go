@@ -331,6 +331,10 @@ func (b *BMC) sendMessage(s *session, data []byte, depth int) (wire.CompletionCo
 	if inner.NetFn == wire.NetFnApp && inner.Cmd == command.CmdSendMessage && depth < maxBridgeDepth {
 		cc, out = b.sendMessage(s, inner.Data, depth+1)
 	} else {
+		if inner.RsAddr == wire.BMCSlaveAddress && req.Channel == 0 && b.faults.Load().AltBridging {
+			// Bridging to itself is not how this BMC is read.
+			return wire.CCDestinationUnavailable, nil
+		}
 		target := wire.Target{Channel: req.Channel, Addr: inner.RsAddr, LUN: inner.RsLUN}
 		if cc, ok := b.handler.(controllerChecker); ok && !cc.HasController(target) {
 			// Nobody acknowledges the address on the bus: Send

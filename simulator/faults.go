@@ -102,6 +102,13 @@ type Faults struct {
 	// digest has (source: FreeIPMI's ipmi-lan-session-common.c, which
 	// shortens it under that flag).
 	Sun20 bool `json:"sun20,omitempty"`
+	// AltBridging refuses (0xD3, destination unavailable) a Send Message
+	// that bridges to the BMC's own address: on Lenovo SR650 v3 and
+	// ThinkSystem, FreeIPMI's default of bridging the BMC's sensors on
+	// LUN 1-3 that way leaves them "N/A", and its altbridging flag puts
+	// the LUN in the message header instead (libfreeipmi's
+	// ipmi-sensor-read.c).
+	AltBridging bool `json:"altbridging,omitempty"`
 
 	// Window quirks: BMCs that cope with only so many requests in
 	// flight. In flight, for the simulator, are the in-session requests
@@ -155,7 +162,7 @@ func (f Faults) Validate() error {
 const FaultKeys = "latency=DUR, jitter=DUR, loss=P, silent, garbage[=P], truncate[=P], sessions_full, " +
 	"aes_pad_full_block, rakp2_zero_tag, bridge_embedded, opensesspriv, integritycheckvalue, authcap, authcap_short, " +
 	"nochecksumcheck, activate_new_id, unexpectedauth, forcepermsg, endianseq, noauthcodecheck, " +
-	"idzero, intel20, supermicro20, opensesspriv_keys, sun20, " +
+	"idzero, intel20, supermicro20, opensesspriv_keys, sun20, altbridging, " +
 	"window_drop=N, window_reorder[=N], window_busy=N, window_corrupt=N, " +
 	"sdr_max_read=N, empty_reading_for_absent, " +
 	"sdr_cancel_reservation=N, sdr_short_read=N, sdr_last_record_cc=CC, assumemaxsdrrecordcount[=N], " +
@@ -304,6 +311,8 @@ func ParseFaults(s string) (FaultSpec, error) {
 			err = flag(&f.OpenSessPrivKeys)
 		case "sun20":
 			err = flag(&f.Sun20)
+		case "altbridging":
+			err = flag(&f.AltBridging)
 		case "window_drop":
 			f.WindowDrop, err = parseCount(key, val)
 		case "window_reorder":
@@ -419,6 +428,7 @@ func (f Faults) String() string {
 	add(f.Supermicro20, "supermicro20")
 	add(f.OpenSessPrivKeys, "opensesspriv_keys")
 	add(f.Sun20, "sun20")
+	add(f.AltBridging, "altbridging")
 	add(f.WindowDrop != 0, "window_drop="+strconv.Itoa(f.WindowDrop))
 	add(f.WindowReorder != 0, "window_reorder="+strconv.Itoa(f.WindowReorder))
 	add(f.WindowBusy != 0, "window_busy="+strconv.Itoa(f.WindowBusy))

@@ -594,3 +594,24 @@ func TestIPMI15Refusals(t *testing.T) {
 		t.Errorf("user with a 20-byte password (too long for IPMI 1.5): %s", cc)
 	}
 }
+
+// TestAltBridgingRefusesSelf: under altbridging a Send Message bridged to
+// the BMC's own address is refused with 0xD3; to a satellite it works.
+func TestAltBridgingRefusesSelf(t *testing.T) {
+	b, _, _ := newTestBMC(t, nil)
+	if err := b.SetFaults(Faults{AltBridging: true}); err != nil {
+		t.Fatal(err)
+	}
+	c := newV2Console(t, b, 17, "admin", "secret", wire.PrivilegeAdmin)
+	c.login(wire.PrivilegeAdmin)
+	self := command.AppendBridgedRequest(nil, wire.Target{Addr: wire.BMCSlaveAddress, LUN: 1}, 0x18, wire.NetFnSensorEvent, 0x2D, []byte{1})
+	reply, _ := exchange2(b, c.requestPacket(wire.NetFnApp, command.CmdSendMessage, self))
+	if cc, _ := c.parseResponse(reply, wire.NetFnApp, command.CmdSendMessage); cc != wire.CCDestinationUnavailable {
+		t.Fatalf("send message to itself: %s, want 0xd3", cc)
+	}
+	other := command.AppendBridgedRequest(nil, wire.Target{Channel: 6, Addr: 0x2C}, 0x19, wire.NetFnApp, 0x01, nil)
+	reply, _ = exchange2(b, c.requestPacket(wire.NetFnApp, command.CmdSendMessage, other))
+	if cc, _ := c.parseResponse(reply, wire.NetFnApp, command.CmdSendMessage); cc != wire.CCOK {
+		t.Fatalf("send message to a satellite: %s", cc)
+	}
+}
