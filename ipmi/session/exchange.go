@@ -24,9 +24,8 @@ type request struct {
 	firstSent time.Time
 	// retransmitted: sent more than once in this attempt (its round trip
 	// is no sample, Karn's rule); reordered: answered while a request sent
-	// before it still waited. lastSent is the last retransmit's time.
+	// before it still waited.
 	retransmitted, reordered bool
-	lastSent                 time.Time
 	done                     chan struct{} // signalled once on completion, for followers
 	completed                bool
 	code                     wire.CompletionCode
@@ -350,7 +349,7 @@ func (s *Session) attempt(ctx context.Context, r *request, deadline time.Time) e
 			sent := false
 			if !r.completed {
 				err = s.sendLocked(r)
-				r.retransmitted, r.lastSent, sent = true, time.Now(), true
+				r.retransmitted, sent = true, true
 			}
 			s.mu.Unlock()
 			if err != nil {
@@ -589,12 +588,6 @@ func (s *Session) sessionlessLocked(m wire.Message) {
 func (s *Session) completeLocked(r *request, code wire.CompletionCode, data []byte, err error) {
 	if err == nil && r.firstSent.After(s.answeredSince) {
 		s.answeredSince = r.firstSent
-	}
-	if err == nil && r.retransmitted && s.rtt.tooSoon(kindOf(r.netFn, r.cmd, r.bridged), time.Since(r.lastSent)) {
-		// Answered sooner after the retransmit than this BMC has ever
-		// answered anything: the answer is to an earlier send, which was
-		// not lost but slow. Not trouble, and a valid sample of how slow.
-		r.retransmitted = false
 	}
 	if err == nil && !r.retransmitted {
 		s.rtt.sample(kindOf(r.netFn, r.cmd, r.bridged), time.Since(r.firstSent))

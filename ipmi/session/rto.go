@@ -38,16 +38,10 @@ type rttEstimate struct {
 	srtt, rttvar time.Duration
 	samples      int
 	backedOff    time.Duration
-	// min is the shortest round trip seen: an answer sooner than half of
-	// it after a retransmit cannot be the retransmit's.
-	min time.Duration
 }
 
 // sample adds a measured round trip.
 func (e *rttEstimate) sample(rtt time.Duration) {
-	if e.samples == 0 || rtt < e.min {
-		e.min = rtt
-	}
 	if e.samples == 0 {
 		e.srtt, e.rttvar = rtt, rtt/2
 	} else {
@@ -110,13 +104,6 @@ func (t *rttTable) sample(k commandKind, rtt time.Duration) {
 func (t *rttTable) backOff(k commandKind, first time.Duration) {
 	e := t.estimate(k)
 	e.backedOff = min(2*first, t.ceiling)
-}
-
-// tooSoon reports whether an answer that came after since since a
-// retransmit of kind k came too soon to answer it (see rttEstimate.min).
-func (t *rttTable) tooSoon(k commandKind, since time.Duration) bool {
-	e := t.byKind[k]
-	return e != nil && e.samples > 0 && since < e.min/2
 }
 
 // estimate returns kind k's estimate, adding it if new.
