@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -72,6 +73,13 @@ func defaultModule(user, pass string, extra ...string) string {
 
 func startExporter(t testing.TB, yaml string) *env {
 	t.Helper()
+	return startExporterWith(t, yaml, nil)
+}
+
+// startExporterWith starts the exporter from yaml, registering its own
+// metrics with reg when not nil.
+func startExporterWith(t testing.TB, yaml string, reg prometheus.Registerer) *env {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "config.yml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -93,6 +101,7 @@ func startExporter(t testing.TB, yaml string) *env {
 		IsSessionBroken: exporter.IsSessionBroken,
 		TimeoutOffset:   500 * time.Millisecond,
 		Logger:          logger,
+		Registerer:      reg,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/ipmi", x)

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -15,15 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/ipmifleet/ipmi_fleet_exporter/config"
-	"github.com/ipmifleet/ipmi_fleet_exporter/exporter"
-	"github.com/ipmifleet/ipmi_fleet_exporter/pool"
 	"github.com/ipmifleet/ipmi_fleet_exporter/simulator"
 )
 
@@ -44,39 +36,8 @@ const windowLatency = 5 * time.Millisecond
 // metrics registered in the returned registry.
 func startRegisteredExporter(t testing.TB, yaml string) (*env, *prometheus.Registry) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "config.yml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	store, _, err := config.NewStore(path, nil)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
 	reg := prometheus.NewRegistry()
-	e := &env{logs: &syncBuffer{}}
-	logger := level.NewFilter(log.NewLogfmtLogger(e.logs), level.AllowDebug())
-	e.pool = pool.New(pool.Options{MaxInFlight: 64, IdleTimeout: time.Hour, Logger: logger}, nil)
-	x := exporter.New(exporter.Options{
-		Store:           store,
-		Pool:            e.pool,
-		Dial:            exporter.SessionDialer(nil),
-		IsSessionBroken: exporter.IsSessionBroken,
-		TimeoutOffset:   500 * time.Millisecond,
-		Logger:          logger,
-		Registerer:      reg,
-	})
-	mux := http.NewServeMux()
-	mux.Handle("/ipmi", x)
-	e.srv = httptest.NewServer(mux)
-	e.url = e.srv.URL
-	e.client = &http.Client{}
-	t.Cleanup(func() {
-		e.close()
-		if t.Failed() {
-			t.Logf("exporter log:\n%s", e.logs.String())
-		}
-	})
-	return e, reg
+	return startExporterWith(t, yaml, reg), reg
 }
 
 // debugResult is one debug=true scrape: the exposition it would have
