@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -150,16 +149,7 @@ func bootVM(t *testing.T, vm vmKit, initrd string, serialPort int) ([]string, ti
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), vmBootTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, vm.qemu,
-		"-M", "pc", "-accel", "tcg", "-cpu", "qemu64", "-m", "256", "-smp", "1",
-		"-kernel", vm.vmlinux, "-initrd", initrd,
-		"-append", "console=ttyS0 panic=-1 quiet mitigations=off INBAND_WARM="+warmScrapes(),
-		"-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
-		"-chardev", fmt.Sprintf("socket,id=ipmi0,host=127.0.0.1,port=%d,reconnect=10", serialPort),
-		"-device", "ipmi-bmc-extern,chardev=ipmi0,id=bmc0",
-		"-device", "isa-ipmi-kcs,bmc=bmc0",
-	)
-	cmd.WaitDelay = 5 * time.Second
+	cmd := qemuCommand(ctx, vm, initrd, serialPort)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -45,17 +45,7 @@ func TestInbandVM(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), vmBootTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, vm.qemu,
-		"-M", "pc", "-accel", "tcg", "-cpu", "qemu64", "-m", "256", "-smp", "1",
-		"-kernel", vm.vmlinux, "-initrd", initrd,
-		// Unknown key=value arguments reach /init as environment:
-		// INBAND_VM_WARM=N times N warm scrapes (docs/benchmarks.md).
-		"-append", "console=ttyS0 panic=-1 quiet mitigations=off INBAND_WARM="+warmScrapes(),
-		"-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
-		"-chardev", fmt.Sprintf("socket,id=ipmi0,host=127.0.0.1,port=%d,reconnect=10", serialPort),
-		"-device", "ipmi-bmc-extern,chardev=ipmi0,id=bmc0",
-		"-device", "isa-ipmi-kcs,bmc=bmc0",
-	)
+	cmd := qemuCommand(ctx, vm, initrd, serialPort)
 	cmd.WaitDelay = 5 * time.Second
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -506,4 +496,23 @@ func (w *cpioWriter) fileFrom(t *testing.T, name, src string, perm uint32) {
 func (w *cpioWriter) finish() []byte {
 	w.entry("TRAILER!!!", 0, nil)
 	return w.buf.Bytes()
+}
+
+// qemuCommand is the VM: TCG (KVM is not usable here), the kernel booted
+// directly, its console on standard I/O, and a KCS interface whose BMC is
+// the ipmi_sim listening on serialPort.
+func qemuCommand(ctx context.Context, vm vmKit, initrd string, serialPort int) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, vm.qemu,
+		"-M", "pc", "-accel", "tcg", "-cpu", "qemu64", "-m", "256", "-smp", "1",
+		"-kernel", vm.vmlinux, "-initrd", initrd,
+		// Unknown key=value arguments reach /init as environment:
+		// INBAND_VM_WARM=N times N warm scrapes (docs/benchmarks.md).
+		"-append", "console=ttyS0 panic=-1 quiet mitigations=off INBAND_WARM="+warmScrapes(),
+		"-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
+		"-chardev", fmt.Sprintf("socket,id=ipmi0,host=127.0.0.1,port=%d,reconnect=10", serialPort),
+		"-device", "ipmi-bmc-extern,chardev=ipmi0,id=bmc0",
+		"-device", "isa-ipmi-kcs,bmc=bmc0",
+	)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
 }
