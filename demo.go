@@ -11,6 +11,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/ipmifleet/ipmi_fleet_exporter/collector"
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
 	"github.com/ipmifleet/ipmi_fleet_exporter/simulator"
@@ -78,7 +79,7 @@ func startDemo(_ context.Context, count int, logger log.Logger) (*demoFleet, err
 	for i, t := range d.Targets {
 		addrs[i] = t.Addr
 	}
-	d.Config = config.DemoConfig(addrs, demoUser, demoPassword)
+	d.Config = config.DemoConfig(collector.Catalog(), addrs, demoUser, demoPassword)
 	level.Info(logger).Log("msg", "demo BMCs serving", "count", len(d.Targets), "targets", strings.Join(addrs, ","))
 	return d, nil
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 	sloggokit "github.com/tjhop/slog-gokit"
 
+	"github.com/ipmifleet/ipmi_fleet_exporter/collector"
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 	"github.com/ipmifleet/ipmi_fleet_exporter/exporter"
 	"github.com/ipmifleet/ipmi_fleet_exporter/pool"
@@ -184,7 +185,7 @@ func run(args []string, stdout, stderr *os.File) int {
 		store, err = config.NewFixedStore(demo.Config, reg)
 	} else {
 		var warnings []config.Warning
-		store, warnings, err = config.NewStore(f.configFile, reg)
+		store, warnings, err = config.NewStore(f.configFile, reg, collector.Catalog())
 		config.LogWarnings(logger, warnings)
 	}
 	if err != nil {

@@ -91,21 +91,19 @@ func Scrape(ctx context.Context, t *Target, openErr error, isBroken func(error) 
 		tt.State = NewState()
 		t = &tt
 	}
-	// config.AllCollectors is the scrape order.
-	for _, name := range config.AllCollectors() {
+	// collectors is the scrape order.
+	for _, c := range collectors {
+		name := c.Name()
 		if !t.Module.HasCollector(name) {
 			continue
 		}
-		impl := implementation(name)
 		up := 0.0
 		switch {
 		case openErr != nil:
 		case ctx.Err() != nil:
 			level.Debug(logger).Log("msg", "collector skipped: scrape deadline passed", "collector", name)
-		case impl == nil:
-			level.Error(logger).Log("msg", "collector not implemented", "collector", name)
 		default:
-			err := impl.Collect(ctx, t, ch)
+			err := c.Collect(ctx, t, ch)
 			if err == nil {
 				up = 1
 				break
@@ -132,31 +130,42 @@ func Scrape(ctx context.Context, t *Target, openErr error, isBroken func(error) 
 	return metrics, broken
 }
 
-// implementations attach code to the collectors config.Collectors names
-// (which gives their order, the default set and what a config may name).
-// It is a literal table, never changed at run time; TestImplementations
-// checks it matches config.Collectors one to one.
-var implementations = [...]Collector{
-	chassisCollector{},
-	bmcCollector{},
-	dcmiCollector{},
-	lanCollector{},
-	watchdogCollector{},
-	smLANModeCollector{},
-	selCollector{},
-	selEventsCollector{},
-	sensorCollector{},
-	fruCollector{},
+// collectors is the one list of collectors: what a config may name, the
+// default set (a module without a collectors key), and the scrape order,
+// which runs the cheap single-request collectors first so that a sensor
+// walk cut short by the deadline does not also cost the chassis and SEL
+// metrics. A new collector is normally off by default: existing configs
+// must not start sending new commands to BMCs. config gets the list
+// through Catalog. A literal table, never changed at run time;
+// docs/adding-a-collector.md explains how to add one.
+var collectors = [...]listed{
+	{chassisCollector{}, true},
+	{bmcCollector{}, true},
+	{dcmiCollector{}, true},
+	{lanCollector{}, false},
+	{watchdogCollector{}, false},
+	{smLANModeCollector{}, false},
+	{selCollector{}, true},
+	{selEventsCollector{}, false},
+	{sensorCollector{}, true},
+	{fruCollector{}, false},
 }
 
-// implementation returns the collector named name, or nil.
-func implementation(name config.Collector) Collector {
-	for _, c := range implementations {
-		if c.Name() == name {
-			return c
-		}
+// listed is a collector in the list, and whether it runs by default.
+type listed struct {
+	Collector
+	onByDefault bool
+}
+
+// Catalog is what a configuration may name: every collector, in scrape
+// order, and which run by default. Pass it to config.Load, Parse and
+// NewStore.
+func Catalog() config.Catalog {
+	out := make(config.Catalog, 0, len(collectors))
+	for _, c := range collectors {
+		out = append(out, config.CollectorInfo{Name: c.Name(), Default: c.onByDefault})
 	}
-	return nil
+	return out
 }
 
 // Families lists every metric family a scrape may return: Scrape's own
@@ -164,7 +173,7 @@ func implementation(name config.Collector) Collector {
 // order. The exporter's text writer takes names, help and labels from it.
 func Families() []*Family {
 	out := []*Family{upFamily, durationFamily}
-	for _, c := range implementations {
+	for _, c := range collectors {
 		out = append(out, c.Families()...)
 	}
 	return out

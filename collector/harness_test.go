@@ -174,7 +174,7 @@ func newFixture(t testing.TB, p *model.Profile, collectors ...config.Collector) 
 		t.Fatal(err)
 	}
 	if len(collectors) == 0 {
-		collectors = config.DefaultCollectors()
+		collectors = Catalog().Defaults()
 	}
 	tr := newSimTransport(b)
 	st := NewState()

@@ -11,38 +11,42 @@ import (
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 )
 
-// TestImplementations checks that every collector config knows has an
-// implementation here, and every implementation has a config entry, one to
-// one: config.Collectors is the one list of names, default set and scrape
-// order, and implementations only attaches code to it.
-func TestImplementations(t *testing.T) {
+// TestCatalog checks the list of collectors: each name once, not empty,
+// and Catalog saying what the list says (names in its order, the default
+// set) to config.
+func TestCatalog(t *testing.T) {
 	named := map[config.Collector]int{}
-	for _, c := range implementations {
+	for _, c := range collectors {
 		named[c.Name()]++
 	}
 	for name, n := range named {
 		if n > 1 {
-			t.Errorf("collector %q is implemented %d times", name, n)
+			t.Errorf("collector %q is listed %d times", name, n)
 		}
-		if !config.IsCollector(name) {
-			t.Errorf("collector %q has no entry in config's collector table", name)
+		if name == "" {
+			t.Error("a collector without a name")
 		}
 	}
-	for _, c := range config.Collectors() {
-		if named[c.Name] == 0 {
-			t.Errorf("config names collector %q, which has no implementation", c.Name)
+	cat := Catalog()
+	if len(cat) != len(collectors) {
+		t.Fatalf("Catalog has %d collectors, the list %d", len(cat), len(collectors))
+	}
+	for i, c := range collectors {
+		if cat[i].Name != c.Name() || cat[i].Default != c.onByDefault {
+			t.Errorf("Catalog()[%d] = %+v, list has %s (default %v)", i, cat[i], c.Name(), c.onByDefault)
 		}
-		if c.Reads == "" {
-			t.Errorf("collector %q: config entry says nothing about what it reads", c.Name)
-		}
+	}
+	// The default set config.example.yml and the README document.
+	if got, want := cat.Defaults(), []config.Collector{config.CollectorChassis, config.CollectorBMC, config.CollectorDCMI, config.CollectorSEL, config.CollectorIPMI}; !slices.Equal(got, want) {
+		t.Errorf("default collectors %v, want %v", got, want)
 	}
 }
 
-// TestScrapeOrder checks Scrape runs the collectors in config's order
+// TestScrapeOrder checks Scrape runs the collectors in the list's order
 // whatever order the module lists them in: ipmi_up series come out in
 // that order.
 func TestScrapeOrder(t *testing.T) {
-	all := config.AllCollectors()
+	all := Catalog().Names()
 	reversed := make([]config.Collector, len(all))
 	for i, c := range all {
 		reversed[len(all)-1-i] = c
@@ -86,8 +90,8 @@ func TestFamilies(t *testing.T) {
 		}
 	}
 	for _, profile := range builtinProfiles {
-		f := newFixture(t, loadProfile(t, profile), config.AllCollectors()...)
-		for _, c := range implementations {
+		f := newFixture(t, loadProfile(t, profile), Catalog().Names()...)
+		for _, c := range collectors {
 			own := map[*prometheus.Desc]*Family{}
 			for _, fam := range c.Families() {
 				own[fam.Desc()] = fam

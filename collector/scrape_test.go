@@ -32,7 +32,7 @@ var promtoolAccepted = []string{
 // states, so that every kind of series appears.
 func busyScrape(t *testing.T, profile string) *result {
 	t.Helper()
-	f := newFixture(t, loadProfile(t, profile), config.AllCollectors()...)
+	f := newFixture(t, loadProfile(t, profile), Catalog().Names()...)
 	for _, s := range f.bmc.Sensors() {
 		switch {
 		case s.Record == model.RecordEventOnly:
@@ -46,7 +46,7 @@ func busyScrape(t *testing.T, profile string) *result {
 	}
 	f.scrape(t)
 	r, _ := f.scrape(t)
-	for _, c := range config.AllCollectors() {
+	for _, c := range Catalog().Names() {
 		want := 1.0 // edge-node has no DCMI, and its dcmi collector is still up
 		if got := r.up(t, c); got != want {
 			t.Errorf("%s: ipmi_up{collector=%q} %v, want %v", profile, c, got, want)
@@ -105,10 +105,10 @@ func TestExpositionPassesPromtool(t *testing.T) {
 }
 
 func TestOpenErrorReportsEveryCollectorDown(t *testing.T) {
-	m := &config.Module{Name: "x", Collectors: config.AllCollectors()}
+	m := &config.Module{Name: "x", Collectors: Catalog().Names()}
 	metrics, broken := Scrape(context.Background(), &Target{Module: m}, errors.New("no session"), nil)
 	r := gather(t, metrics)
-	for _, c := range config.AllCollectors() {
+	for _, c := range Catalog().Names() {
 		if got := r.up(t, c); got != 0 {
 			t.Errorf("%s up %v with no session", c, got)
 		}

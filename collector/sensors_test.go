@@ -669,7 +669,7 @@ func TestWarmScrapeRoundTrips(t *testing.T) {
 			}
 			f.scrape(t)
 			r, warm := f.scrape(t)
-			for _, c := range config.DefaultCollectors() {
+			for _, c := range Catalog().Defaults() {
 				want := 1.0 // a BMC without DCMI still has its dcmi collector up
 				if up := r.up(t, c); up != want {
 					t.Errorf("%s up %v, want %v", c, up, want)

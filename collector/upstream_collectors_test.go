@@ -39,10 +39,11 @@ func TestIPMIExporterNames(t *testing.T) {
 			"product_manufacturer", "product_name", "product_part_number", "product_version", "product_serial", "asset_tag"}},
 	}
 	for name, fams := range want {
-		c := implementation(name)
-		if c == nil {
-			t.Fatalf("collector %s not registered", name)
+		i := slices.IndexFunc(collectors[:], func(c listed) bool { return c.Name() == name })
+		if i < 0 {
+			t.Fatalf("collector %s not in the list", name)
 		}
+		c := collectors[i].Collector
 		got := map[string][]string{}
 		for _, f := range c.(interface{ Families() []*Family }).Families() {
 			got[f.Name()] = f.Labels()

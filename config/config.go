@@ -347,8 +347,8 @@ type TargetGroup struct {
 }
 
 // newModule returns a module with every default applied: the one place
-// defaults are set.
-func newModule(name string) *Module {
+// defaults are set. The default collectors are catalog's.
+func newModule(name string, catalog Catalog) *Module {
 	return &Module{
 		Name: name,
 		SessionSettings: SessionSettings{
@@ -360,7 +360,7 @@ func newModule(name string) *Module {
 			MaxWindow:   DefaultMaxWindow,
 		},
 		Timeout:     DefaultTimeout,
-		Collectors:  DefaultCollectors(),
+		Collectors:  catalog.Defaults(),
 		MaxSessions: DefaultMaxSessions,
 		IdleTimeout: DefaultIdleTimeout,
 	}
@@ -371,9 +371,9 @@ func newModule(name string) *Module {
 // module only allows the given targets (matched by host, ignoring the port)
 // and loopback addresses, so a demo instance cannot be pointed at real
 // BMCs by a scraper. Targets must already be valid (see ParseTarget);
-// invalid ones are left out.
-func DemoConfig(targets []string, user, pass string) *Config {
-	m := newModule(DefaultModuleName)
+// invalid ones are left out. The module runs catalog's default collectors.
+func DemoConfig(catalog Catalog, targets []string, user, pass string) *Config {
+	m := newModule(DefaultModuleName, catalog)
 	m.User = user
 	m.Password = NewSecret(pass)
 	m.AllowedTargets = []string{"127.0.0.0/8", "::1/128"}

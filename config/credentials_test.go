@@ -237,7 +237,7 @@ func TestCredentialsFileModeWarning(t *testing.T) {
 		{"- {targets: [10.0.0.1], user: u, pass_file: pw}\n", 0o644, false},
 	} {
 		writeMode(t, filepath.Join(dir, "creds.yml"), tc.creds, tc.mode)
-		_, warnings, err := Load(cfgPath)
+		_, warnings, err := Load(cfgPath, testCatalog)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -279,7 +279,7 @@ func TestCredentialsRefresh(t *testing.T) {
 	writeMode(t, cfgPath, credModule("    user: fallback\n"), 0o600)
 	writeMode(t, filepath.Join(dir, "pw-b"), "pw-b-1\n", 0o600)
 	writeMode(t, credsPath, "- {targets: [10.0.0.1], user: a, pass: pw-a-1}\n- {targets: [10.0.0.2], user: b, pass_file: pw-b}\n", 0o600)
-	cfg, _, err := Load(cfgPath)
+	cfg, _, err := Load(cfgPath, testCatalog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func TestCredentialsReloadBrokenFileKeepsOld(t *testing.T) {
 	writeMode(t, cfgPath, credModule(""), 0o600)
 	writeMode(t, credsPath, "- {targets: [10.0.0.1], user: a, pass: pw-old}\n", 0o600)
 	reg := prometheus.NewRegistry()
-	store, _, err := NewStore(cfgPath, reg)
+	store, _, err := NewStore(cfgPath, reg, testCatalog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,7 @@ func TestCredentialsRefreshConcurrent(t *testing.T) {
 	credsPath := filepath.Join(dir, "creds.yml")
 	writeMode(t, cfgPath, credModule("    user: u\n"), 0o600)
 	writeMode(t, credsPath, "- {targets: [10.0.0.1], user: a, pass: one}\n", 0o600)
-	cfg, _, err := Load(cfgPath)
+	cfg, _, err := Load(cfgPath, testCatalog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +471,7 @@ func FuzzCredentials(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	base := newModule("m")
+	base := newModule("m", testCatalog)
 	base.CredentialsFile = "creds.yml"
 	files := fileSource{secret: fakeFiles(map[string]string{"pw": "file-secret-9\n"})}
 	f.Fuzz(func(t *testing.T, data []byte) {

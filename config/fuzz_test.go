@@ -33,7 +33,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		watchdog := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("parse took over 10s on %q", data)) })
 		defer watchdog.Stop()
-		cfg, _, err := parse(data, testFile, files)
+		cfg, _, err := parse(data, testFile, testCatalog, files)
 		if err != nil {
 			if cfg != nil {
 				t.Fatal("config returned with an error")

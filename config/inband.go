@@ -69,7 +69,7 @@ func (p *parser) inBand(ctx string, m *Module, fm *fileModule) {
 	}
 	// Dropped, so that nothing reads them and a reload that changes
 	// only them does not reopen the device.
-	def := newModule(m.Name)
+	def := newModule(m.Name, p.catalog)
 	m.User, m.Privilege, m.CipherSuite, m.Lookup = "", def.Privilege, def.CipherSuite, def.Lookup
 	m.AllowedTargets, m.allowed = nil, allowList{}
 }

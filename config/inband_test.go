@@ -133,7 +133,7 @@ func TestStoreRequireInBandModule(t *testing.T) {
 		}
 	}
 	write("modules:\n  local:\n    driver: OPENIPMI\n  lan:\n    allowed_targets: [10.0.0.0/8]\n")
-	s, _, err := NewStore(path, nil)
+	s, _, err := NewStore(path, nil, testCatalog)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func TestExampleRoundTrips(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, _, err := Load(path)
+	cfg, _, err := Load(path, testCatalog)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,9 +79,10 @@ type readFileFunc func(path string) ([]byte, error)
 
 // Load reads, parses and validates the config file at path, reading any
 // pass_file and kg_file it names (relative paths are relative to the
-// config file's directory). On error the config and the warnings are nil:
-// warnings are only worth reading for a config that loaded.
-func Load(path string) (*Config, []Warning, error) {
+// config file's directory). Collector names are checked against catalog,
+// which also gives the default set. On error the config and the warnings
+// are nil: warnings are only worth reading for a config that loaded.
+func Load(path string, catalog Catalog) (*Config, []Warning, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("config: %w", err)
@@ -95,7 +96,7 @@ func Load(path string) (*Config, []Warning, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("config: read %s: %w", path, err)
 	}
-	cfg, warnings, err := Parse(data, path)
+	cfg, warnings, err := Parse(data, path, catalog)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -107,19 +108,20 @@ func Load(path string) (*Config, []Warning, error) {
 
 // Parse parses and validates config data; name is used in messages and its
 // directory anchors relative pass_file and kg_file paths, which are read.
-// Every error found is returned, one per line of err.Error(), each a
-// *Error; warnings come only with a config.
-func Parse(data []byte, name string) (*Config, []Warning, error) {
-	return parseFiles(data, name, diskFiles)
+// Collector names are checked against catalog (see Load). Every error
+// found is returned, one per line of err.Error(), each a *Error; warnings
+// come only with a config.
+func Parse(data []byte, name string, catalog Catalog) (*Config, []Warning, error) {
+	return parseFiles(data, name, catalog, diskFiles)
 }
 
 // parse reads every file the config names with readFile (tests, fuzzing).
-func parse(data []byte, name string, readFile readFileFunc) (*Config, []Warning, error) {
-	return parseFiles(data, name, fileSource{secret: readFile})
+func parse(data []byte, name string, catalog Catalog, readFile readFileFunc) (*Config, []Warning, error) {
+	return parseFiles(data, name, catalog, fileSource{secret: readFile})
 }
 
-func parseFiles(data []byte, name string, files fileSource) (*Config, []Warning, error) {
-	p := &parser{file: name, dir: filepath.Dir(name), readFile: files.secret, files: files}
+func parseFiles(data []byte, name string, catalog Catalog, files fileSource) (*Config, []Warning, error) {
+	p := &parser{file: name, dir: filepath.Dir(name), catalog: catalog, readFile: files.secret, files: files}
 	var cfg *Config
 	if f, lines := p.decode(data); f != nil {
 		cfg = p.validate(f, lines)
@@ -132,8 +134,10 @@ func parseFiles(data []byte, name string, files fileSource) (*Config, []Warning,
 }
 
 type parser struct {
-	file     string
-	dir      string
+	file string
+	dir  string
+	// catalog is the collectors a module may name.
+	catalog  Catalog
 	readFile readFileFunc
 	files    fileSource
 	errs     []*Error

@@ -30,7 +30,7 @@ func fakeFiles(files map[string]string) readFileFunc {
 
 func parseWith(t *testing.T, text string, files map[string]string) (*Config, []Warning, error) {
 	t.Helper()
-	return parse([]byte(text), testFile, fakeFiles(files))
+	return parse([]byte(text), testFile, testCatalog, fakeFiles(files))
 }
 
 // oneModule wraps module settings (indented by four spaces) in a file with
@@ -55,7 +55,7 @@ func TestModuleKeys(t *testing.T) {
 		{"defaults", "", func(m *Module) bool {
 			return m.User == "" && m.Password.IsZero() && m.Privilege == wire.PrivilegeUser &&
 				m.Driver == DriverLAN20 && m.CipherSuite == CipherSuiteAuto && m.KG.IsZero() &&
-				m.Timeout == 10*time.Second && reflect.DeepEqual(m.Collectors, DefaultCollectors()) &&
+				m.Timeout == 10*time.Second && reflect.DeepEqual(m.Collectors, testCatalog.Defaults()) &&
 				len(m.ExcludeSensorIDs) == 0 && m.MaxSessions == 1 && m.Window == WindowAuto && m.MaxWindow == 8 &&
 				m.IdleTimeout == 5*time.Minute && m.SDRReadSize == 0 &&
 				m.Lookup == LookupAuto && len(m.WorkaroundFlags) == 0 && m.Name == "m"
@@ -91,7 +91,7 @@ func TestModuleKeys(t *testing.T) {
 			return reflect.DeepEqual(m.Collectors, []Collector{CollectorSEL, CollectorLAN}) &&
 				m.HasCollector(CollectorLAN) && !m.HasCollector(CollectorIPMI)
 		}},
-		{"collectors null keeps default", "    collectors:\n", func(m *Module) bool { return reflect.DeepEqual(m.Collectors, DefaultCollectors()) }},
+		{"collectors null keeps default", "    collectors:\n", func(m *Module) bool { return reflect.DeepEqual(m.Collectors, testCatalog.Defaults()) }},
 		{"exclude_sensor_ids", "    exclude_sensor_ids: [2, 0x1d, 65535]\n", func(m *Module) bool {
 			return reflect.DeepEqual(m.ExcludeSensorIDs, []uint16{2, 29, 65535}) && m.ExcludesSensor(29) && !m.ExcludesSensor(3)
 		}},
@@ -494,7 +494,7 @@ func TestConfigModuleLookup(t *testing.T) {
 }
 
 func TestUpstreamRemoteConfig(t *testing.T) {
-	cfg, warnings, err := Parse(mustRead(t, "testdata/ipmi_remote.yml"), "testdata/ipmi_remote.yml")
+	cfg, warnings, err := Parse(mustRead(t, "testdata/ipmi_remote.yml"), "testdata/ipmi_remote.yml", testCatalog)
 	if err != nil {
 		t.Fatalf("upstream example does not load: %v", err)
 	}
@@ -582,7 +582,7 @@ func TestExampleConfig(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, warnings, err := Load(path)
+	cfg, warnings, err := Load(path, testCatalog)
 	if err != nil {
 		t.Fatalf("example config does not load: %v", err)
 	}
@@ -649,7 +649,7 @@ func TestLoadPermissionWarning(t *testing.T) {
 			if err := os.Chmod(path, tt.mode); err != nil {
 				t.Fatal(err)
 			}
-			_, warnings, err := Load(path)
+			_, warnings, err := Load(path, testCatalog)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -668,7 +668,7 @@ func TestLoadPermissionWarning(t *testing.T) {
 
 func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
-	_, _, err := Load(filepath.Join(dir, "missing.yml"))
+	_, _, err := Load(filepath.Join(dir, "missing.yml"), testCatalog)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
@@ -676,7 +676,7 @@ func TestLoadErrors(t *testing.T) {
 	if err := os.WriteFile(path, []byte(oneModule("    pass_file: nope\n")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = Load(path)
+	_, _, err = Load(path, testCatalog)
 	want := path + ":4: module \"m\": pass_file: open " + filepath.Join(dir, "nope")
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("error %v, want prefix %s", err, want)
@@ -708,7 +708,7 @@ func TestTargetGroupOfBrokenModuleReportsOnce(t *testing.T) {
 }
 
 func TestSELEvents(t *testing.T) {
-	cfg, _, err := Parse([]byte(oneModule("    collectors: [sel-events]\n    sel_events:\n      - {name: ecc, regex: 'Correctable ECC.*'}\n      - name: psu\n        regex: Power Supply\n")), "t.yml")
+	cfg, _, err := Parse([]byte(oneModule("    collectors: [sel-events]\n    sel_events:\n      - {name: ecc, regex: 'Correctable ECC.*'}\n      - name: psu\n        regex: Power Supply\n")), "t.yml", testCatalog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -723,7 +723,7 @@ func TestSELEvents(t *testing.T) {
 		"    sel_events:\n      - {name: x, regex: y, color: red}\n",
 		"    sel_events: [x]\n",
 	} {
-		if _, _, err := Parse([]byte(oneModule(bad)), "t.yml"); err == nil {
+		if _, _, err := Parse([]byte(oneModule(bad)), "t.yml", testCatalog); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
 	}

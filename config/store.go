@@ -21,7 +21,9 @@ var ErrNotReloadable = errors.New("config: not loaded from a file, nothing to re
 // scrapes never wait for a reload.
 type Store struct {
 	path string
-	now  func() time.Time
+	// catalog is the collectors a loaded config may name.
+	catalog Catalog
+	now     func() time.Time
 
 	current atomic.Pointer[Config]
 	// reloadMu serializes reloads (SIGHUP and /-/reload may race) so the
@@ -35,11 +37,13 @@ type Store struct {
 	lastReloadSuccessTS  prometheus.Gauge
 }
 
-// NewStore loads the config at path and returns a Store holding it. The
+// NewStore loads the config at path, checking collector names against
+// catalog (see Load) on every load, and returns a Store holding it. The
 // reload metrics are registered with reg unless it is nil. It fails if the
 // first load fails: there is no old config to keep.
-func NewStore(path string, reg prometheus.Registerer) (*Store, []Warning, error) {
+func NewStore(path string, reg prometheus.Registerer, catalog Catalog) (*Store, []Warning, error) {
 	s := newStore(path)
+	s.catalog = catalog
 	if err := s.register(reg); err != nil {
 		return nil, nil, err
 	}
@@ -109,7 +113,7 @@ func (s *Store) Reload() ([]Warning, error) {
 	}
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	cfg, warnings, err := Load(s.path)
+	cfg, warnings, err := Load(s.path, s.catalog)
 	if err == nil && s.require != nil {
 		err = s.require(cfg)
 	}

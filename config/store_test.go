@@ -57,7 +57,7 @@ func TestStoreReload(t *testing.T) {
 
 	reg := prometheus.NewRegistry()
 	before := time.Now()
-	store, warnings, err := NewStore(path, reg)
+	store, warnings, err := NewStore(path, reg, testCatalog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,11 +140,11 @@ func TestStoreReload(t *testing.T) {
 func TestNewStoreErrors(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.yml")
-	if _, _, err := NewStore(path, nil); err == nil {
+	if _, _, err := NewStore(path, nil, testCatalog); err == nil {
 		t.Error("NewStore of a missing file succeeded")
 	}
 	writeFile(t, path, "modules:\n  m:\n    user: a\n")
-	store, warnings, err := NewStore(path, nil)
+	store, warnings, err := NewStore(path, nil, testCatalog)
 	if err != nil || store.Current() == nil {
 		t.Fatalf("NewStore without registerer: %v", err)
 	}
@@ -152,16 +152,16 @@ func TestNewStoreErrors(t *testing.T) {
 		t.Errorf("want the allowed_targets warning, got %v", warnings)
 	}
 	reg := prometheus.NewRegistry()
-	if _, _, err := NewStore(path, reg); err != nil {
+	if _, _, err := NewStore(path, reg, testCatalog); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := NewStore(path, reg); err == nil || !strings.Contains(err.Error(), "register reload metrics") {
+	if _, _, err := NewStore(path, reg, testCatalog); err == nil || !strings.Contains(err.Error(), "register reload metrics") {
 		t.Errorf("second registration: %v", err)
 	}
 }
 
 func TestFixedStore(t *testing.T) {
-	cfg := DemoConfig([]string{"127.0.0.1:6230"}, "u", "p")
+	cfg := DemoConfig(testCatalog, []string{"127.0.0.1:6230"}, "u", "p")
 	reg := prometheus.NewRegistry()
 	store, err := NewFixedStore(cfg, reg)
 	if err != nil {
@@ -186,7 +186,7 @@ func TestStoreConcurrentReload(t *testing.T) {
 	path := filepath.Join(dir, "config.yml")
 	writeFile(t, path, storeConfig)
 	writeFile(t, filepath.Join(dir, "pw"), "pw\n")
-	store, _, err := NewStore(path, prometheus.NewRegistry())
+	store, _, err := NewStore(path, prometheus.NewRegistry(), testCatalog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestLogWarnings(t *testing.T) {
 // A file with several errors logs one line per error, each with its file
 // and line.
 func TestLogErrorsOneLinePerError(t *testing.T) {
-	_, _, err := Parse([]byte("modules:\n  m:\n    window: 0\n    colectors: [ipmi]\n"), "c.yml")
+	_, _, err := Parse([]byte("modules:\n  m:\n    window: 0\n    colectors: [ipmi]\n"), "c.yml", testCatalog)
 	if err == nil {
 		t.Fatal("no error")
 	}

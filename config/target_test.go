@@ -108,7 +108,7 @@ func TestParseTargetErrorTruncatesInput(t *testing.T) {
 
 func moduleAllowing(t testing.TB, patterns ...string) *Module {
 	t.Helper()
-	m := newModule("m")
+	m := newModule("m", testCatalog)
 	for _, s := range patterns {
 		p, _, err := compilePattern(s)
 		if err != nil {
@@ -191,7 +191,7 @@ func TestTargetAllowed(t *testing.T) {
 }
 
 func TestTargetAllowedWithoutList(t *testing.T) {
-	m := newModule("open")
+	m := newModule("open", testCatalog)
 	for _, target := range []string{"10.0.0.1", "anything.example.com:623", "[::1]"} {
 		if err := m.TargetAllowed(target); err != nil {
 			t.Errorf("TargetAllowed(%q) = %v with no allowed_targets", target, err)
@@ -314,7 +314,7 @@ func TestCompilePattern(t *testing.T) {
 }
 
 func TestDemoConfig(t *testing.T) {
-	cfg := DemoConfig([]string{"127.0.0.1:6230", "[::1]:6231", "sim.local", "bad target"}, "admin", "s3cret")
+	cfg := DemoConfig(testCatalog, []string{"127.0.0.1:6230", "[::1]:6231", "sim.local", "bad target"}, "admin", "s3cret")
 	m, ok := cfg.Module("")
 	if !ok {
 		t.Fatal("demo config has no default module")
@@ -335,7 +335,7 @@ func TestDemoConfig(t *testing.T) {
 			t.Errorf("demo allows %s", target)
 		}
 	}
-	empty := DemoConfig(nil, "", "")
+	empty := DemoConfig(testCatalog, nil, "", "")
 	if err := empty.Modules[DefaultModuleName].TargetAllowed("192.0.2.1"); err == nil {
 		t.Error("demo without targets allows a foreign host")
 	}

@@ -136,7 +136,7 @@ func checkModuleName(name string) error {
 // for what it leaves out, every error and warning reported.
 func (p *parser) validateModule(name string, fm *fileModule, shape moduleShape) *Module {
 	ctx := fmt.Sprintf("module %q", name)
-	m := newModule(name)
+	m := newModule(name, p.catalog)
 	if fm == nil {
 		p.warnf(shape.line, "%s has no settings: it logs in with no user name and no password; see docs/security.md", ctx)
 		fm = &fileModule{}
@@ -346,7 +346,7 @@ func parseKG(s string) (string, error) {
 	return s, nil
 }
 
-// collectors checks collector names against config's collector table.
+// collectors checks collector names against the catalog.
 func (p *parser) collectors(ctx string, f field[list[text]]) []Collector {
 	seen := map[Collector]bool{}
 	out := []Collector{}
@@ -357,15 +357,15 @@ func (p *parser) collectors(ctx string, f field[list[text]]) []Collector {
 		}
 		c := Collector(item.V)
 		switch {
-		case IsCollector(c) && seen[c]:
+		case p.catalog.Has(c) && seen[c]:
 			p.errorf(item.Line, nil, "%s: collectors: %s is listed twice", ctx, c)
-		case IsCollector(c):
+		case p.catalog.Has(c):
 			seen[c] = true
 			out = append(out, c)
-		case upstreamOnlyCollector(c):
+		case p.catalog.upstreamOnly(c):
 			p.warnf(item.Line, "%s: collectors: ipmi_exporter's %s collector is not implemented here; ignored", ctx, c)
 		default:
-			p.errorf(item.Line, nil, "%s: collectors: unknown collector %q (want some of %s)", ctx, truncateForError(string(c)), collectorNames())
+			p.errorf(item.Line, nil, "%s: collectors: unknown collector %q (want some of %s)", ctx, truncateForError(string(c)), p.catalog)
 		}
 	}
 	if len(out) == 0 {

@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/ipmifleet/ipmi_fleet_exporter/collector"
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 )
 
@@ -405,7 +406,7 @@ func TestKubernetesManifests(t *testing.T) {
 	if !strings.Contains(cmData, secretDir+"/") {
 		t.Errorf("the configuration reads nothing from the Secret's mount %s", secretDir)
 	}
-	cfg, warnings, err := config.Parse([]byte(strings.ReplaceAll(cmData, secretDir+"/", tmp+"/")), filepath.Join(tmp, "ipmi_fleet_exporter.yml"))
+	cfg, warnings, err := config.Parse([]byte(strings.ReplaceAll(cmData, secretDir+"/", tmp+"/")), filepath.Join(tmp, "ipmi_fleet_exporter.yml"), collector.Catalog())
 	if err != nil {
 		t.Fatalf("ConfigMap configuration: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/ipmifleet/ipmi_fleet_exporter/collector"
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 )
 
@@ -219,7 +220,7 @@ func loadInBand(t *testing.T, what, text, module string) {
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, warnings, err := config.Load(path)
+	cfg, warnings, err := config.Load(path, collector.Catalog())
 	if err != nil {
 		t.Fatalf("%s does not load: %v\n%s", what, err, text)
 	}

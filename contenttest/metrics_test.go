@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/collector"
-	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 )
 
 // specMetrics are the metric names the exporter's specification fixes (per-BMC scrape and the
@@ -44,7 +43,7 @@ var exporterMetrics = []string{
 // collectorNames are the values of ipmi_up's collector label.
 func collectorNames() []string {
 	var names []string
-	for _, c := range config.AllCollectors() {
+	for _, c := range collector.Catalog().Names() {
 		names = append(names, string(c))
 	}
 	return names

@@ -15,6 +15,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ipmifleet/ipmi_fleet_exporter/collector"
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
 	"github.com/ipmifleet/ipmi_fleet_exporter/pool"
@@ -74,7 +75,7 @@ func newCredsHarness(t *testing.T, moduleExtra, creds string) *credsHarness {
   - hosts: [127.0.0.2, 127.0.0.3]
 `)
 	reg := prometheus.NewRegistry()
-	store, _, err := config.NewStore(cfgPath, reg)
+	store, _, err := config.NewStore(cfgPath, reg, collector.Catalog())
 	if err != nil {
 		t.Fatal(err)
 	}

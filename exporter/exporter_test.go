@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"math"
 	"net/http"
@@ -17,12 +16,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/go-kit/log"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
 
+	"github.com/ipmifleet/ipmi_fleet_exporter/collector"
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 	"github.com/ipmifleet/ipmi_fleet_exporter/internal/testbed"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/wire"
@@ -84,7 +86,7 @@ type harness struct {
 // and a real session pool (closed at test end), as main wires them.
 func newTestExporter(t testing.TB, yaml string, maxInFlight int, reg prometheus.Registerer) (*Exporter, *config.Store, *pool.Pool) {
 	t.Helper()
-	cfg, _, err := config.Parse([]byte(yaml), "test.yml")
+	cfg, _, err := config.Parse([]byte(yaml), "test.yml", collector.Catalog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +458,7 @@ func TestBadRequests(t *testing.T) {
 func TestRefusedLoginBacksOff(t *testing.T) {
 	fleet := startFleet(t, "edge-node", 1)
 	bmc := fleet.BMC(0)
-	cfg, _, err := config.Parse([]byte(moduleYAML(simUser, "wrong-password", "")), "test.yml")
+	cfg, _, err := config.Parse([]byte(moduleYAML(simUser, "wrong-password", "")), "test.yml", collector.Catalog())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/ipmifleet/ipmi_fleet_exporter/collector"
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/inband"
@@ -114,7 +115,7 @@ func (s *syncBuffer) String() string {
 
 func newInBandHarness(t *testing.T, yaml string, dev *localDevice, localModule string) *inBandHarness {
 	t.Helper()
-	cfg, _, err := config.Parse([]byte(yaml), "test.yml")
+	cfg, _, err := config.Parse([]byte(yaml), "test.yml", collector.Catalog())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-kit/log"
 
+	"github.com/ipmifleet/ipmi_fleet_exporter/collector"
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 	"github.com/ipmifleet/ipmi_fleet_exporter/exporter"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi"
@@ -52,7 +53,7 @@ type noDialHandler struct {
 
 func newNoDialHandler(t testing.TB) *noDialHandler {
 	t.Helper()
-	cfg, _, err := config.Parse([]byte(fuzzConfig), "fuzz.yml")
+	cfg, _, err := config.Parse([]byte(fuzzConfig), "fuzz.yml", collector.Catalog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func FuzzReload(f *testing.F) {
 	// bytes) and both read as text in error paths.
 	writeFile(f, dir, "kg", kgSecret+"\n", 0o600)
 	good := writeFile(f, dir, "config.yml", "modules:\n  default:\n    user: u\n    pass_file: pw\n", 0o600)
-	store, _, err := config.NewStore(good, nil)
+	store, _, err := config.NewStore(good, nil, collector.Catalog())
 	if err != nil {
 		f.Fatal(err)
 	}

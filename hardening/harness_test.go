@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
 
+	"github.com/ipmifleet/ipmi_fleet_exporter/collector"
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 	"github.com/ipmifleet/ipmi_fleet_exporter/exporter"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi"
@@ -171,7 +172,7 @@ func writeFile(t testing.TB, dir, name, body string, mode os.FileMode) string {
 func startExporter(t testing.TB, yaml string, o envOpts) *exporterEnv {
 	t.Helper()
 	path := writeFile(t, t.TempDir(), "config.yml", yaml, 0o600)
-	store, warnings, err := config.NewStore(path, nil)
+	store, warnings, err := config.NewStore(path, nil, collector.Catalog())
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

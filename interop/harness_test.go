@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/ipmifleet/ipmi_fleet_exporter/collector"
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 	"github.com/ipmifleet/ipmi_fleet_exporter/exporter"
 	"github.com/ipmifleet/ipmi_fleet_exporter/internal/testbed"
@@ -84,7 +85,7 @@ func startExporterWith(t testing.TB, yaml string, reg prometheus.Registerer) *en
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	store, warnings, err := config.NewStore(path, nil)
+	store, warnings, err := config.NewStore(path, nil, collector.Catalog())
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

@@ -31,6 +31,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ipmifleet/ipmi_fleet_exporter/collector"
 	"github.com/ipmifleet/ipmi_fleet_exporter/config"
 	"github.com/ipmifleet/ipmi_fleet_exporter/exporter"
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi"
@@ -115,7 +116,7 @@ func setup(tb testing.TB, bmcs, window int) *bench {
 	for _, b := range fleet.BMCs() {
 		targets = append(targets, b.Addr().String())
 	}
-	cfg := config.DemoConfig(targets, user, password)
+	cfg := config.DemoConfig(collector.Catalog(), targets, user, password)
 	m, _ := cfg.Module(config.DefaultModuleName)
 	m.Window = config.WindowSize(window)
 	m.Collectors = []config.Collector{config.CollectorIPMI, config.CollectorSEL, config.CollectorChassis, config.CollectorDCMI, config.CollectorBMC}
