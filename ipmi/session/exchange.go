@@ -98,7 +98,7 @@ func (s *Session) exchange(ctx context.Context, target wire.Target, netFn wire.N
 		if clean || !s.win.adaptive {
 			return code, resp, err
 		}
-		if s.win.trouble(r.firstSent) {
+		if s.win.trouble(r.firstSent, code == wire.CCNodeBusy) {
 			s.windowChanged(ctx, r, code)
 		}
 		// A BMC busy with what we sent at once: the window is smaller
@@ -483,7 +483,7 @@ func (s *Session) replyDropped(ctx context.Context, reason string, sent time.Tim
 		// A corrupt reply: a BMC overwhelmed by the requests in flight
 		// (late and duplicate answers are ours to expect after a
 		// retransmit, and another session's are not this BMC's fault).
-		if s.win.trouble(sent) {
+		if s.win.trouble(sent, true) {
 			size := s.win.size()
 			s.cfg.Memory.rememberWindow(size)
 			if t := tracerFrom(ctx); t != nil {

@@ -22,6 +22,14 @@ import (
 // its growth just below, so it settles where the BMC copes, while a lost
 // datagram on the path, which strikes at any size, does not; after
 // probeCleanAnswers clean answers at that cap it tries one more.
+//
+// A lost datagram and a BMC's limit both show as a retransmit or a reply
+// out of order; only a BMC answers "node busy" or corrupts replies. A
+// retransmit or reordering at a size that had run provenWindows full
+// clean windows is most likely a datagram lost on the path: the window
+// still halves at once, but each clean window then doubles it back up to
+// that size rather than adding one, so a loss costs a round trip or two
+// instead of several (at 2 % loss, most scrapes meet one).
 const (
 	// WindowAuto selects the adaptive window (Config.Window).
 	WindowAuto = -1
@@ -33,6 +41,9 @@ const (
 	// window try one more request in flight: a few scrapes' worth, so a
 	// BMC's limit is not probed on every scrape.
 	probeCleanAnswers = 256
+	// provenWindows is how many full clean windows make a size proven:
+	// trouble there is taken for a loss on the path (see above).
+	provenWindows = 2
 )
 
 // window is a semaphore for requests in flight whose size may change. The
@@ -44,10 +55,13 @@ type window struct {
 	max      int // Config.MaxWindow, or the fixed window
 	ceiling  int // growth stops here (just below where trouble recurred)
 	// troubleAt is the size at which trouble was last seen (0: never);
-	// cleanAtLimit: a whole window of clean answers completed at the
-	// present size.
+	// cleanWindows: whole windows of clean answers completed, full, at
+	// the present size.
 	troubleAt    int
-	cleanAtLimit bool
+	cleanWindows int
+	// recoverTo is the proven size a loss last struck at: below it the
+	// window doubles per clean window (0: grow by one).
+	recoverTo int
 	// saturated: the window was full at some point of the clean window
 	// being counted (a clean window at a size never reached in flight
 	// proves nothing about that size).
@@ -111,12 +125,18 @@ func (w *window) release(clean bool) {
 		w.clean++
 		if w.clean >= w.limit {
 			w.clean = 0
-			w.cleanAtLimit = w.cleanAtLimit || w.saturated
+			if w.saturated {
+				w.cleanWindows++
+			}
 			w.saturated = false
 			switch {
 			case w.limit < w.ceiling:
-				w.limit++
-				w.cleanAtLimit = false
+				if w.limit < w.recoverTo {
+					w.limit = min(2*w.limit, w.recoverTo, w.ceiling)
+				} else {
+					w.limit++
+				}
+				w.cleanWindows = 0
 			case w.ceiling < w.max:
 				w.rounds += w.limit
 				if w.rounds >= probeCleanAnswers {
@@ -131,9 +151,10 @@ func (w *window) release(clean bool) {
 }
 
 // trouble halves the adaptive window and caps its growth below the size
-// that saw trouble, for trouble with a request first sent at sent. It
-// reports whether the window changed.
-func (w *window) trouble(sent time.Time) bool {
+// that saw trouble, for trouble with a request first sent at sent. bmcOnly
+// says the trouble is one only a BMC causes (node busy, a corrupt reply),
+// never a loss on the path. It reports whether the window changed.
+func (w *window) trouble(sent time.Time, bmcOnly bool) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.adaptive || sent.Before(w.shrunk) {
@@ -147,11 +168,19 @@ func (w *window) trouble(sent time.Time) bool {
 	// A size that cannot complete one clean window, twice, is beyond
 	// what the BMC handles; one that did complete one and then lost a
 	// datagram is not.
-	if w.limit > 1 && !w.cleanAtLimit && w.troubleAt > 0 && w.limit >= w.troubleAt {
+	if w.limit > 1 && w.cleanWindows == 0 && w.troubleAt > 0 && w.limit >= w.troubleAt {
 		w.ceiling = w.limit - 1
 	}
+	switch {
+	case !bmcOnly && w.cleanWindows >= provenWindows:
+		w.recoverTo = w.limit
+	case bmcOnly || w.limit >= w.recoverTo:
+		// The BMC's own signal, or trouble at (or above) the size it was
+		// recovering to before a clean window there: no proven size.
+		w.recoverTo = 0
+	}
 	w.troubleAt = w.limit
-	w.cleanAtLimit, w.saturated = false, false
+	w.cleanWindows, w.saturated = 0, false
 	next := max(w.limit/2, 1)
 	changed := next != w.limit
 	w.limit = next

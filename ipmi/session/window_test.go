@@ -31,18 +31,19 @@ func TestAdaptiveWindow(t *testing.T) {
 	if w.size() != 8 {
 		t.Fatalf("after clean rounds: %d, want the cap 8", w.size())
 	}
-	// Trouble at 8 halves the window; one trouble is no limit (a lost
-	// datagram looks the same), so it grows back to 8.
-	if !w.trouble(time.Now()) || w.size() != 4 {
+	// Trouble at 8, which had run full clean windows, halves the window;
+	// one trouble is no limit (a lost datagram looks the same), so one
+	// clean window at 4 doubles it back to 8.
+	if !w.trouble(time.Now(), false) || w.size() != 4 {
 		t.Fatalf("after trouble: %d, want 4", w.size())
 	}
-	cleanRounds(w, 4) // at 4, 5, 6 and 7
+	cleanRounds(w, 1)
 	if w.size() != 8 {
 		t.Fatalf("regrown to %d, want 8", w.size())
 	}
 	// Trouble again at 8 before one clean window there: that is the
 	// BMC's limit; growth stops at 7.
-	if !w.trouble(time.Now()) || w.size() != 4 {
+	if !w.trouble(time.Now(), false) || w.size() != 4 {
 		t.Fatalf("after trouble again: %d, want 4", w.size())
 	}
 	cleanRounds(w, 10)
@@ -57,19 +58,40 @@ func TestAdaptiveWindow(t *testing.T) {
 	// Trouble at a size that completed clean windows is a lost datagram,
 	// not a limit: no cap.
 	cleanRounds(w, 3)
-	w.trouble(time.Now())
+	w.trouble(time.Now(), false)
 	cleanRounds(w, 10)
 	if w.size() != 8 {
 		t.Fatalf("after trouble at a size that had clean windows: %d, want 8 again", w.size())
 	}
+	// A second loss while recovering (at 4, below the proven 8) halves
+	// again, and the window still doubles back: 2, 4, 8.
+	cleanRounds(w, 3)
+	w.trouble(time.Now(), false)
+	w.trouble(time.Now(), false)
+	for _, want := range []int{2, 4, 8} {
+		if w.size() != want {
+			t.Fatalf("recovering after two losses: %d, want %d", w.size(), want)
+		}
+		cleanRounds(w, 1)
+	}
+	// Node busy at a proven size is the BMC's own signal, never a loss:
+	// the window grows back by one per clean window.
+	cleanRounds(w, 3)
+	w.trouble(time.Now(), true)
+	for _, want := range []int{4, 5, 6, 7, 8} {
+		if w.size() != want {
+			t.Fatalf("after node busy: %d, want %d", w.size(), want)
+		}
+		cleanRounds(w, 1)
+	}
 	// Trouble at 1 stays at 1.
 	for range 5 {
-		w.trouble(time.Now())
+		w.trouble(time.Now(), false)
 	}
 	if w.size() != 1 {
 		t.Fatalf("after repeated trouble: %d, want 1", w.size())
 	}
-	if w.trouble(time.Now()) {
+	if w.trouble(time.Now(), false) {
 		t.Error("trouble at window 1 reported a change")
 	}
 
@@ -80,7 +102,7 @@ func TestAdaptiveWindow(t *testing.T) {
 	// A fixed window never changes.
 	fixed := newWindow(3, 8, 0)
 	cleanRounds(fixed, 10)
-	if fixed.trouble(time.Now()) || fixed.size() != 3 {
+	if fixed.trouble(time.Now(), false) || fixed.size() != 3 {
 		t.Errorf("fixed window moved to %d", fixed.size())
 	}
 }
@@ -159,18 +181,18 @@ func TestAutoWindowSession(t *testing.T) {
 func TestTroubleOncePerEvent(t *testing.T) {
 	w := newWindow(WindowAuto, 8, 8)
 	before := time.Now()
-	if !w.trouble(before) || w.size() != 4 {
+	if !w.trouble(before, false) || w.size() != 4 {
 		t.Fatalf("first trouble: window %d, want 4", w.size())
 	}
 	for range 3 {
-		if w.trouble(before) {
+		if w.trouble(before, false) {
 			t.Fatal("trouble with a request sent before the shrink shrank again")
 		}
 	}
 	if w.size() != 4 {
 		t.Fatalf("window %d, want 4", w.size())
 	}
-	if !w.trouble(time.Now()) || w.size() != 2 {
+	if !w.trouble(time.Now(), false) || w.size() != 2 {
 		t.Fatalf("trouble with a later request: window %d, want 2", w.size())
 	}
 }
