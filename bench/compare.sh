@@ -5,6 +5,8 @@
 #
 #   bench/compare.sh                      # sizes 1 50 200, one repetition
 #   SIZES="1 50" REPS=3 bench/compare.sh  # repeat for medians
+#   SIZES=10 SCENARIOS="0ms:ours:auto 0ms:theirs:default" TPUT_CONCURRENCY=1 bench/compare.sh
+#                                         # default settings, one scrape at a time
 #
 # Per fleet size N: one ipmi_sim fleet; two bench/udpdelay relays in front
 # of it (0 ms and 5 ms added RTT) that count the datagrams each exporter
@@ -14,6 +16,7 @@
 # and memory are its own:
 #   rtt=0ms: ours (window 1) and theirs
 #   rtt=5ms: ours with window 1, 4 and 8, and theirs
+# (module auto, default settings with window: auto, on request in SCENARIOS)
 # (FreeIPMI's SDR cache files for the relay ports are deleted first, so its
 # first scrape reads the SDR too.) Each scenario: "spread" = a cold round then ROUNDS warm rounds, every
 # BMC scraped once per INTERVAL at its own offset (like Prometheus); at
@@ -29,6 +32,8 @@ REPS=${REPS:-1}
 # RTT:WHO:MODULE, run in this order for each size and repetition.
 SCENARIOS=${SCENARIOS:-"0ms:ours:w1 0ms:theirs:default 5ms:ours:w1 5ms:ours:w4 5ms:ours:w8 5ms:theirs:default"}
 INTERVAL=${INTERVAL:-10s} # below ipmi_sim's ~30 s session idle timeout
+# TPUT_CONCURRENCY=1 scrapes one at a time (CPU per scrape without overlap).
+TPUT_CONCURRENCY=${TPUT_CONCURRENCY:-4}
 ROUNDS=${ROUNDS:-3}
 TIMEOUT=${TIMEOUT:-10s}
 OUT=${OUT:-/tmp/ipmi-bench/compare-$(date +%Y%m%d-%H%M%S)}
@@ -66,6 +71,15 @@ for w in 1 4 8; do
     allowed_targets: [127.0.0.0/8]
 YML
 done
+# auto: default settings (window: auto), for the goals stated that way.
+cat >>"$OUT/ours.yml" <<YML
+  auto:
+    user: admin
+    pass: password
+    privilege: admin
+    collectors: [$COLLECTORS]
+    allowed_targets: [127.0.0.0/8]
+YML
 cat >"$OUT/theirs.yml" <<YML
 modules:
   default:
@@ -125,9 +139,9 @@ scenario() {
 		else
 			tr=$(((100 + n - 1) / n))
 		fi
-		echo "  $tag: tput ($tr back-to-back warm rounds, concurrency 4)"
+		echo "  $tag: tput ($tr back-to-back warm rounds, concurrency $TPUT_CONCURRENCY)"
 		timeout 900 "$BIN/scrapeload" -url "$url/ipmi" -targets "127.0.0.1:$port-$((port + n - 1))" \
-			-module "$module" -skip-cold -interval 0 -rounds "$tr" -concurrency 4 -timeout "$TIMEOUT" \
+			-module "$module" -skip-cold -interval 0 -rounds "$tr" -concurrency "$TPUT_CONCURRENCY" -timeout "$TIMEOUT" \
 			-pid "$pid" $tree -relay-stats "$stats" "${extra[@]}" -label "$label" \
 			-meta "n=$n,rtt=$rtt,who=$who,module=$module,kind=tput,rep=$rep" \
 			-json "$OUT/$tag-tput.json" >"$OUT/logs/$tag-tput.md"

@@ -255,7 +255,7 @@ func compareReport(w io.Writer, all []result) {
 	fmt.Fprintln(w, "#### Cost, 0 ms added RTT")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "CPU = utime+stime (+cutime+cstime and live children for the FreeIPMI exporter, which forks "+
-		"tools) from /proc, per 1,000 scrapes; *tput* = back-to-back warm rounds at concurrency 4, *spread* = the "+
+		"tools) from /proc, per 1,000 scrapes; *tput* = back-to-back warm rounds (concurrency TPUT_CONCURRENCY, default 4), *spread* = the "+
 		"Prometheus-like warm rounds (includes idle time). Ratio here: theirs÷ours. RSS: ours at the end of "+
 		"the warm rounds; theirs: peak of the exporter plus its live children (sampled every 200 ms). "+
 		"Round trips: datagrams the relay forwarded toward the BMCs per scrape.")
