@@ -57,14 +57,14 @@ func (e *rttEstimate) sample(rtt time.Duration) {
 }
 
 // timeout is the retransmission timeout the estimate gives, within
-// [floor, ceiling].
-func (e *rttEstimate) timeout(floor, ceiling time.Duration) time.Duration {
+// [floor, ceiling], taking the variation as at least minVar.
+func (e *rttEstimate) timeout(floor, ceiling, minVar time.Duration) time.Duration {
 	// At least twice the smoothed round trip: with several requests in
 	// flight a BMC answers them one after another, so the last waits for
 	// the queue; the samples that would teach that are the retransmitted
 	// ones Karn's rule leaves out. A lost datagram still costs only
 	// about two round trips.
-	rto := max(e.srtt+max(4*e.rttvar, rttGranularity), 2*e.srtt)
+	rto := max(e.srtt+max(4*max(e.rttvar, minVar), rttGranularity), 2*e.srtt)
 	return min(max(rto, floor, e.backedOff), ceiling)
 }
 
@@ -88,11 +88,27 @@ type rttTable struct {
 	// maxRetryInterval.
 	ceiling time.Duration
 	byKind  map[commandKind]*rttEstimate
+	// jitter is the mean deviation of every sample from its own kind's
+	// smoothed round trip: what the path and the hosts add, whatever the
+	// command. A kind sampled once per scrape (Get SEL Info, Get Chassis
+	// Status) has a variation learnt from a few samples far apart; on a
+	// busy exporter its timeout then sat at the floor while scheduling
+	// delays passed it, and each such answer was sent twice. The kind's
+	// variation is taken as at least this.
+	jitter time.Duration
 }
 
 // sample records a round trip of a request of kind k.
 func (t *rttTable) sample(k commandKind, rtt time.Duration) {
-	t.estimate(k).sample(rtt)
+	e := t.estimate(k)
+	if e.samples > 0 {
+		dev := e.srtt - rtt
+		if dev < 0 {
+			dev = -dev
+		}
+		t.jitter = (3*t.jitter + dev) / 4
+	}
+	e.sample(rtt)
 }
 
 // backOff records that a request of kind k needed a retransmit after its
@@ -123,7 +139,7 @@ func (t *rttTable) estimate(k commandKind) *rttEstimate {
 // its kind's estimate, or initial for a kind not measured yet.
 func (t *rttTable) timeout(k commandKind, initial time.Duration) time.Duration {
 	if e := t.byKind[k]; e != nil && (e.samples > 0 || e.backedOff > 0) {
-		return e.timeout(t.floor, t.ceiling)
+		return e.timeout(t.floor, t.ceiling, t.jitter)
 	}
 	return initial
 }

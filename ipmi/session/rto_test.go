@@ -16,17 +16,17 @@ func TestRTTEstimate(t *testing.T) {
 		t.Errorf("no samples: %v, want the initial 500ms", got)
 	}
 	e.sample(10 * ms)
-	if e.srtt != 10*ms || e.rttvar != 5*ms || e.timeout(minRTO, time.Second) != 30*ms {
-		t.Errorf("first sample: srtt %v rttvar %v rto %v", e.srtt, e.rttvar, e.timeout(minRTO, time.Second))
+	if e.srtt != 10*ms || e.rttvar != 5*ms || e.timeout(minRTO, time.Second, 0) != 30*ms {
+		t.Errorf("first sample: srtt %v rttvar %v rto %v", e.srtt, e.rttvar, e.timeout(minRTO, time.Second, 0))
 	}
 	for range 50 {
 		e.sample(10 * ms)
 	}
-	if rto := e.timeout(minRTO, time.Second); rto != 20*ms {
+	if rto := e.timeout(minRTO, time.Second, 0); rto != 20*ms {
 		t.Errorf("steady 10ms: rto %v, want twice the round trip", rto)
 	}
 	e.backedOff = 80 * ms
-	if rto := e.timeout(minRTO, time.Second); rto != 80*ms {
+	if rto := e.timeout(minRTO, time.Second, 0); rto != 80*ms {
 		t.Errorf("backed off: rto %v, want 80ms", rto)
 	}
 	e.sample(10 * ms)
@@ -35,7 +35,7 @@ func TestRTTEstimate(t *testing.T) {
 	}
 	var fast rttEstimate
 	fast.sample(20 * time.Microsecond)
-	if rto := fast.timeout(minRTO, time.Second); rto != minRTO {
+	if rto := fast.timeout(minRTO, time.Second, 0); rto != minRTO {
 		t.Errorf("loopback: rto %v, want the floor %v", rto, minRTO)
 	}
 
@@ -53,6 +53,35 @@ func TestRTTEstimate(t *testing.T) {
 	table.backOff(sdr, 40*ms)
 	if rto := table.timeout(sdr, 500*ms); rto != 80*ms {
 		t.Errorf("after a retransmit at 40ms: %v, want 80ms", rto)
+	}
+
+	// A kind sampled rarely takes the variation every kind shows: on a
+	// busy host, answers to sensor readings that vary by 6 ms make the
+	// timeout of a Get SEL Info measured once at 1 ms more than its 2 ms.
+	busy := rttTable{floor: minRTO, ceiling: 2 * time.Second}
+	sel := kindOf(wire.NetFnStorage, 0x40, false)
+	busy.sample(sel, 1*ms)
+	if rto := busy.timeout(sel, 500*ms); rto != 3*ms {
+		t.Errorf("one sample of 1ms: %v, want 1ms + 4 × 0.5ms", rto)
+	}
+	for i := range 40 {
+		busy.sample(sensor, time.Duration(2+6*(i%2))*ms)
+	}
+	if busy.jitter < 2*ms {
+		t.Errorf("jitter %v after samples 6ms apart, want at least 2ms", busy.jitter)
+	}
+	if rto := busy.timeout(sel, 500*ms); rto < 9*ms {
+		t.Errorf("rare kind on a jittery path: %v, want at least 1ms + 4 × 2ms", rto)
+	}
+	// The jitter is each sample against its own kind: two steady kinds of
+	// different speeds show none.
+	steady := rttTable{floor: minRTO, ceiling: 2 * time.Second}
+	for range 40 {
+		steady.sample(sensor, 2*ms)
+		steady.sample(sdr, 20*ms)
+	}
+	if rto := steady.timeout(sensor, 500*ms); rto != 4*ms {
+		t.Errorf("two steady kinds: sensor timeout %v, want 4ms", rto)
 	}
 }
 
