@@ -60,9 +60,13 @@ machine
 cat >"$OUT/ours.yml" <<YML
 modules:
 YML
-for w in 1 4 8; do
+# w1, w4, w8: fixed windows; auto: the default (window: auto), for the
+# goals stated with default settings.
+for w in 1 4 8 auto; do
+	name=w$w
+	[ "$w" = auto ] && name=auto
 	cat >>"$OUT/ours.yml" <<YML
-  w$w:
+  $name:
     user: admin
     pass: password
     privilege: admin
@@ -71,15 +75,6 @@ for w in 1 4 8; do
     allowed_targets: [127.0.0.0/8]
 YML
 done
-# auto: default settings (window: auto), for the goals stated that way.
-cat >>"$OUT/ours.yml" <<YML
-  auto:
-    user: admin
-    pass: password
-    privilege: admin
-    collectors: [$COLLECTORS]
-    allowed_targets: [127.0.0.0/8]
-YML
 cat >"$OUT/theirs.yml" <<YML
 modules:
   default:
