@@ -4,7 +4,8 @@ import "testing"
 
 // testCatalog stands for the collector package's catalog in this
 // package's tests (config cannot import collector): the names the tests
-// and testdata use, with the real default set. The real catalog loads
+// and testdata use, with the real default set (TestFixtureCatalogIsReal
+// holds it to collector.Catalog). The real catalog loads
 // config.example.yml in main_test.go.
 var testCatalog = Catalog{
 	{CollectorChassis, true}, {CollectorBMC, true}, {CollectorDCMI, true}, {CollectorLAN, false},
