@@ -77,11 +77,10 @@ func (w Warning) String() string {
 // readFileFunc reads pass_file and kg_file; tests and fuzzing swap it.
 type readFileFunc func(path string) ([]byte, error)
 
-// Load reads, parses and validates the config file at path, reading any
-// pass_file and kg_file it names (relative paths are relative to the
-// config file's directory). Collector names are checked against catalog,
-// which also gives the default set. On error the config and the warnings
-// are nil: warnings are only worth reading for a config that loaded.
+// Load reads, parses and validates the config file at path and the
+// pass_file and kg_file it names (relative to its directory), checking
+// collector names against catalog. On error the config and warnings are
+// nil: warnings are only worth reading for a config that loaded.
 func Load(path string, catalog Catalog) (*Config, []Warning, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -108,9 +107,8 @@ func Load(path string, catalog Catalog) (*Config, []Warning, error) {
 
 // Parse parses and validates config data; name is used in messages and its
 // directory anchors relative pass_file and kg_file paths, which are read.
-// Collector names are checked against catalog (see Load). Every error
-// found is returned, one per line of err.Error(), each a *Error; warnings
-// come only with a config.
+// Every error found is returned (collectors checked as by Load), one per
+// line of err.Error(), each a *Error; warnings come only with a config.
 func Parse(data []byte, name string, catalog Catalog) (*Config, []Warning, error) {
 	return parseFiles(data, name, catalog, diskFiles)
 }
@@ -134,10 +132,9 @@ func parseFiles(data []byte, name string, catalog Catalog, files fileSource) (*C
 }
 
 type parser struct {
-	file string
-	dir  string
-	// catalog is the collectors a module may name.
-	catalog  Catalog
+	file     string
+	dir      string
+	catalog  Catalog // the collectors a module may name
 	readFile readFileFunc
 	files    fileSource
 	errs     []*Error
