@@ -288,6 +288,39 @@ func TestWindowGrowsToMaxWindow(t *testing.T) {
 	}
 }
 
+// Random loss on the path is no limit of the BMC: a BMC without quirks
+// behind a path losing 4 % of exchanges (the simulator drops incoming
+// datagrams; 2 % each way loses about as many) keeps the window open on
+// average. Each loss halves it, and it must grow back rather than
+// ratchet down to 1-2 for good, as it did when two early losses in a
+// row capped it and a probe needed 256 clean answers in a row.
+func TestWindowStaysOpenUnderLoss(t *testing.T) {
+	t.Parallel()
+	b := startSim(t, simOpts{faults: "loss=0.04,latency=" + windowLatency.String()})
+	e, _ := startRegisteredExporter(t, defaultModule(simUser, simPassword))
+	want := analogSensors(b)
+	target := b.Addr().String()
+	e.debugScrape(t, target) // cold: the SDR walk
+	const scrapes = 16
+	var ends []int
+	sum, losses := 0, 0
+	for i := 1; i <= scrapes; i++ {
+		d := e.debugScrape(t, target)
+		requireHealthy(t, i, d.up, d.metrics, want)
+		ends = append(ends, d.window)
+		sum += d.window
+		losses += len(d.retransmits)
+	}
+	mean := float64(sum) / scrapes
+	t.Logf("window at the end of each warm collection %v (mean %.1f); %d retransmits, %d datagrams dropped", ends, mean, losses, b.Counters().FaultDrops)
+	if b.Counters().FaultDrops == 0 {
+		t.Fatal("the simulator dropped nothing: no loss to test")
+	}
+	if mean < 3 {
+		t.Errorf("mean window %.1f at the end of %d warm collections at 4%% loss, want at least 3 of 8 (it was 1.3 when losses capped it)", mean, scrapes)
+	}
+}
+
 // Loss: the retransmission timeout follows the BMC's measured response
 // time, not the fixed 500 ms a request of a kind not measured yet waits.
 // With 20 ms of latency the retransmits of warm scrapes come after some

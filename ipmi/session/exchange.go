@@ -24,8 +24,9 @@ type request struct {
 	firstSent time.Time
 	// retransmitted: sent more than once in this attempt (its round trip
 	// is no sample, Karn's rule); reordered: answered while a request sent
-	// before it still waited.
+	// before it still waited, the earliest of them sent at behind.
 	retransmitted, reordered bool
+	behind                   time.Time
 	done                     chan struct{} // signalled once on completion, for followers
 	completed                bool
 	code                     wire.CompletionCode
@@ -98,7 +99,7 @@ func (s *Session) exchange(ctx context.Context, target wire.Target, netFn wire.N
 		if clean || !s.win.adaptive {
 			return code, resp, err
 		}
-		if s.win.trouble(r.firstSent, code == wire.CCNodeBusy) {
+		if s.win.trouble(r.troubleSent(), code == wire.CCNodeBusy) {
 			s.windowChanged(ctx, r, code)
 		}
 		// A BMC busy with what we sent at once: the window is smaller
@@ -117,6 +118,17 @@ func (s *Session) exchange(ctx context.Context, target wire.Target, netFn wire.N
 			return code, resp, err
 		}
 	}
+}
+
+// troubleSent is when the trouble r met began: for a reply out of order,
+// when the request it overtook was sent. Answers keep overtaking a lost
+// request until its retransmit is answered, however many are sent after
+// the window shrinks; they are all that one loss, and shrink it once.
+func (r *request) troubleSent() time.Time {
+	if r.reordered && r.behind.Before(r.firstSent) {
+		return r.behind
+	}
+	return r.firstSent
 }
 
 // maxBusyRetries bounds how often the adaptive window asks again after a
@@ -595,8 +607,10 @@ func (s *Session) completeLocked(r *request, code wire.CompletionCode, data []by
 	if s.win.adaptive {
 		for _, p := range s.pending {
 			if p != nil && p != r && !p.completed && !p.bridged && !r.bridged && p.firstSent.Before(r.firstSent) {
+				if !r.reordered || p.firstSent.Before(r.behind) {
+					r.behind = p.firstSent
+				}
 				r.reordered = true
-				break
 			}
 		}
 	}

@@ -18,14 +18,27 @@ import (
 // answers (answered at the first send, in order, no busy code), up to
 // Config.MaxWindow. Any sign of trouble (a retransmit, a busy BMC, a reply
 // it had to drop as corrupt, a reply out of order) halves it at once, once
-// per trouble event; trouble that recurs at the same size (or above) caps
-// its growth just below, so it settles where the BMC copes, while a lost
-// datagram on the path, which strikes at any size, does not; after
-// probeCleanAnswers clean answers at that cap it tries one more.
+// per trouble event.
 //
-// A lost datagram and a BMC's limit both show as a retransmit or a reply
-// out of order; only a BMC answers "node busy" or corrupts replies. A
-// retransmit or reordering at a size that had run provenWindows full
+// A BMC's limit and a datagram lost on the path look alike: both show as
+// a retransmit or a reply out of order (only a BMC answers "node busy" or
+// corrupts replies). They differ in pattern. A limit strikes every time
+// the window reaches it, before one full clean window there; a loss
+// strikes at any size, and on a lossy path only sometimes that early.
+// So growth is capped just below a size only after capStrikes strikes at
+// it with no full clean window there (or above) in between, and none
+// below a proven size the window is recovering to (the BMC sustained
+// more). The count survives the cap, so a BMC's limit re-caps on the
+// first failed probe; it clears once uncapWindows full clean windows in
+// a row complete at that size (a BMC near its limit copes now and then),
+// or one above. The BMC's own signals (node busy, a corrupt reply) are no
+// loss: capBusy of them at a size cap it. After probeCleanAnswers clean
+// answers since the cap, counted across trouble, it tries one more.
+// Capping at the second strike, and probing only after 256 clean answers
+// in a row (which never come at 2 % loss), ratcheted a lossy path's
+// window down to 1-2 for good (docs/benchmarks.md).
+//
+// A retransmit or reordering at a size that had run provenWindows full
 // clean windows is most likely a datagram lost on the path: the window
 // still halves at once, but each clean window then doubles it back up to
 // that size rather than adding one, so a loss costs a round trip or two
@@ -37,10 +50,24 @@ const (
 	DefaultMaxWindow = 8
 	// maxWindow: requests in flight are told apart by the 6-bit rqSeq.
 	maxWindow = 63
-	// probeCleanAnswers is how many clean answers at the cap make the
+	// probeCleanAnswers is how many clean answers since the cap make the
 	// window try one more request in flight: a few scrapes' worth, so a
 	// BMC's limit is not probed on every scrape.
 	probeCleanAnswers = 256
+	// capStrikes is how many strikes (trouble before a full clean window
+	// at a size, with none there in between) cap growth below that size.
+	// At 4 % loss per exchange a size of 8 is struck by chance about 28 %
+	// of the times it is reached; three in a row about 2 %.
+	capStrikes = 3
+	// capBusy: the BMC's own signals of trouble (node busy, a corrupt
+	// reply) at a size that cap growth below it, clean windows there in
+	// between or not: no loss on the path explains them, and a BMC near
+	// its limit copes now and then. One alone may be a BMC busy with
+	// something else.
+	capBusy = 2
+	// uncapWindows: full clean windows in a row at a capped size (after a
+	// probe) that clear its strikes.
+	uncapWindows = 4
 	// provenWindows is how many full clean windows make a size proven:
 	// trouble there is taken for a loss on the path (see above).
 	provenWindows = 2
@@ -54,10 +81,15 @@ type window struct {
 	limit    int // requests allowed in flight now
 	max      int // Config.MaxWindow, or the fixed window
 	ceiling  int // growth stops here (just below where trouble recurred)
-	// troubleAt is the size at which trouble was last seen (0: never);
+	// strikes counts, per size, trouble there before a full clean window
+	// completed there, since the last full clean window at it (or
+	// uncapWindows in a row, once capped) or above; busy counts the BMC's
+	// own signals there (node busy, a corrupt reply), since uncapWindows
+	// full clean windows in a row there or a full clean window above.
+	strikes [maxWindow + 1]uint8
+	busy    [maxWindow + 1]uint8
 	// cleanWindows: whole windows of clean answers completed, full, at
 	// the present size.
-	troubleAt    int
 	cleanWindows int
 	// recoverTo is the proven size a loss last struck at: below it the
 	// window doubles per clean window (0: grow by one).
@@ -68,7 +100,7 @@ type window struct {
 	saturated bool
 	inflight  int
 	clean     int // clean answers since the last change
-	rounds    int // clean windows at the ceiling
+	sinceCap  int // clean answers since growth was capped or last probed
 	waiting   int
 	wake      chan struct{} // closed when a slot frees or the limit grows
 	// shrunk is when the window last shrank: trouble with a request sent
@@ -122,27 +154,39 @@ func (w *window) release(clean bool) {
 	w.mu.Lock()
 	w.inflight--
 	if w.adaptive && clean {
+		if w.ceiling < w.max {
+			w.sinceCap++
+			if w.sinceCap >= probeCleanAnswers {
+				w.sinceCap = 0
+				w.ceiling++
+			}
+		}
 		w.clean++
 		if w.clean >= w.limit {
 			w.clean = 0
 			if w.saturated {
 				w.cleanWindows++
+				// Every smaller size copes: their strikes were
+				// losses. So does this one, unless it was capped:
+				// a BMC near its limit copes now and then, so a
+				// capped size must run uncapWindows in a row.
+				clear(w.strikes[:w.limit])
+				clear(w.busy[:w.limit])
+				if w.strikes[w.limit] < capStrikes || w.cleanWindows >= uncapWindows {
+					w.strikes[w.limit] = 0
+				}
+				if w.cleanWindows >= uncapWindows {
+					w.busy[w.limit] = 0
+				}
 			}
 			w.saturated = false
-			switch {
-			case w.limit < w.ceiling:
+			if w.limit < w.ceiling {
 				if w.limit < w.recoverTo {
 					w.limit = min(2*w.limit, w.recoverTo, w.ceiling)
 				} else {
 					w.limit++
 				}
 				w.cleanWindows = 0
-			case w.ceiling < w.max:
-				w.rounds += w.limit
-				if w.rounds >= probeCleanAnswers {
-					w.rounds = 0
-					w.ceiling++
-				}
 			}
 		}
 	}
@@ -161,15 +205,23 @@ func (w *window) trouble(sent time.Time, bmcOnly bool) bool {
 		return false
 	}
 	w.shrunk = time.Now()
-	w.clean, w.rounds = 0, 0
-	// A BMC's limit shows as trouble again at the same size; a datagram
-	// lost on the path as trouble at any size. Capping growth at the
-	// first trouble kept a lossy path's window at 1-2 for good.
-	// A size that cannot complete one clean window, twice, is beyond
-	// what the BMC handles; one that did complete one and then lost a
-	// datagram is not.
-	if w.limit > 1 && w.cleanWindows == 0 && w.troubleAt > 0 && w.limit >= w.troubleAt {
-		w.ceiling = w.limit - 1
+	w.clean = 0
+	if w.limit > 1 {
+		capped := false
+		if bmcOnly {
+			w.busy[w.limit] = min(w.busy[w.limit]+1, capBusy)
+			capped = w.busy[w.limit] >= capBusy
+		}
+		// Below the proven size it is recovering to, trouble is a loss:
+		// the BMC sustained more.
+		if (w.cleanWindows == 0 || w.strikes[w.limit] >= capStrikes) && (bmcOnly || w.limit >= w.recoverTo) {
+			w.strikes[w.limit] = min(w.strikes[w.limit]+1, capStrikes)
+			capped = capped || w.strikes[w.limit] >= capStrikes
+		}
+		if capped {
+			w.ceiling = min(w.ceiling, w.limit-1)
+			w.sinceCap = 0
+		}
 	}
 	switch {
 	case !bmcOnly && w.cleanWindows >= provenWindows:
@@ -179,7 +231,6 @@ func (w *window) trouble(sent time.Time, bmcOnly bool) bool {
 		// recovering to before a clean window there: no proven size.
 		w.recoverTo = 0
 	}
-	w.troubleAt = w.limit
 	w.cleanWindows, w.saturated = 0, false
 	next := max(w.limit/2, 1)
 	changed := next != w.limit

@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -19,6 +21,14 @@ func cleanRounds(w *window, n int) {
 		for range size {
 			w.release(true)
 		}
+	}
+}
+
+// growTo runs clean windows until the window reaches size, and stops
+// there (a full clean window at size would prove it); at most n windows.
+func growTo(w *window, size, n int) {
+	for i := 0; i < n && w.size() < size; i++ {
+		cleanRounds(w, 1)
 	}
 }
 
@@ -41,19 +51,49 @@ func TestAdaptiveWindow(t *testing.T) {
 	if w.size() != 8 {
 		t.Fatalf("regrown to %d, want 8", w.size())
 	}
-	// Trouble again at 8 before one clean window there: that is the
-	// BMC's limit; growth stops at 7.
-	if !w.trouble(time.Now(), false) || w.size() != 4 {
-		t.Fatalf("after trouble again: %d, want 4", w.size())
+	// Trouble again at 8 before one clean window there, three times in a
+	// row: that is the BMC's limit; growth stops at 7.
+	for strike := 1; strike <= capStrikes; strike++ {
+		if w.size() != 8 {
+			t.Fatalf("before strike %d: %d, want 8", strike, w.size())
+		}
+		if !w.trouble(time.Now(), false) || w.size() != 4 {
+			t.Fatalf("after strike %d: %d, want 4", strike, w.size())
+		}
+		growTo(w, 8, 10)
 	}
-	cleanRounds(w, 10)
 	if w.size() != 7 {
 		t.Fatalf("regrown to %d, want 7 (below where trouble recurred)", w.size())
 	}
-	// After probeCleanAnswers clean answers at 7 it tries 8 again.
-	cleanRounds(w, probeCleanAnswers/7+2)
+	// After probeCleanAnswers clean answers since the cap it tries 8
+	// again; trouble there before a clean window is the limit once more,
+	// and re-caps at once.
+	growTo(w, 8, probeCleanAnswers/7+2)
 	if w.size() != 8 {
 		t.Fatalf("after probing: %d, want 8", w.size())
+	}
+	w.trouble(time.Now(), false)
+	cleanRounds(w, 10)
+	if w.size() != 7 {
+		t.Fatalf("after a failed probe: %d, want 7 again", w.size())
+	}
+	// Trouble on the way to the cap does not hold back the next probe:
+	// clean answers since the cap count across it.
+	for range probeCleanAnswers/7 - 4 {
+		cleanRounds(w, 1)
+	}
+	w.trouble(time.Now(), false)
+	cleanRounds(w, 10)
+	if w.size() != 8 {
+		t.Fatalf("probe after trouble below the cap: %d, want 8", w.size())
+	}
+	// A full clean window at 8 clears the strikes: a later trouble there
+	// is a loss, not the limit.
+	cleanRounds(w, 3)
+	w.trouble(time.Now(), false)
+	cleanRounds(w, 10)
+	if w.size() != 8 {
+		t.Fatalf("after trouble at a size that had a clean window: %d, want 8", w.size())
 	}
 	// Trouble at a size that completed clean windows is a lost datagram,
 	// not a limit: no cap.
@@ -194,5 +234,108 @@ func TestTroubleOncePerEvent(t *testing.T) {
 	}
 	if !w.trouble(time.Now(), false) || w.size() != 2 {
 		t.Fatalf("trouble with a later request: window %d, want 2", w.size())
+	}
+}
+
+// TestWindowUnderRandomLoss: a path that loses 4 % of exchanges at
+// random (2 % each way) strikes the window at any size. Each loss halves
+// it, but none is a limit: the window must not ratchet down to 1-2 for
+// good (it did, capped by two early losses in a row and never probing
+// again: 256 clean answers in a row almost never come at 4 % loss). A
+// BMC's limit on the same path must still hold the window at it. The
+// replies that overtake a lost request are the same loss (one trouble
+// event). Seeded, so the run is the same each time; requests go a
+// window's worth at a time, and a BMC with a limit drops those beyond it.
+func TestWindowUnderRandomLoss(t *testing.T) {
+	for _, tc := range []struct {
+		loss    float64
+		limit   int // the BMC drops requests beyond this many in flight (0: none)
+		minMean float64
+		// maxAbove is the largest share of requests sent with the
+		// window beyond the BMC's limit.
+		maxAbove float64
+	}{
+		{loss: 0, minMean: 7.5},
+		{loss: 0.04, minMean: 5},
+		{loss: 0.10, minMean: 2},
+		{loss: 0, limit: 3, minMean: 2.5, maxAbove: 0.05},
+		{loss: 0.04, limit: 3, minMean: 1.8, maxAbove: 0.05},
+	} {
+		t.Run(fmt.Sprintf("loss=%v,limit=%d", tc.loss, tc.limit), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			w := newWindow(WindowAuto, 8, 0)
+			const requests = 20000
+			sum, sent, above := 0, 0, 0
+			for sent < requests {
+				size := w.size()
+				at := time.Now()
+				for range size {
+					_ = w.acquire(context.Background())
+				}
+				lost := false
+				for i := range size {
+					sum += size
+					sent++
+					if tc.limit > 0 && size > tc.limit {
+						above++
+					}
+					if rng.Float64() < tc.loss || (tc.limit > 0 && i >= tc.limit) {
+						lost = true
+						w.release(false)
+						w.trouble(at, false)
+						continue
+					}
+					// After a loss, the rest of the window overtakes
+					// the lost request: not clean, the same event.
+					w.release(!lost)
+					if lost {
+						w.trouble(at, false)
+					}
+				}
+			}
+			mean := float64(sum) / float64(sent)
+			share := float64(above) / float64(sent)
+			t.Logf("mean window %.2f, %.1f%% of requests above the limit, ceiling %d at the end", mean, 100*share, w.ceiling)
+			if mean < tc.minMean {
+				t.Errorf("mean window %.2f, want at least %v", mean, tc.minMean)
+			}
+			if tc.limit > 0 && share > tc.maxAbove {
+				t.Errorf("%.1f%% of requests sent with the window above the BMC's limit %d, want at most %.0f%%", 100*share, tc.limit, 100*tc.maxAbove)
+			}
+		})
+	}
+}
+
+// TestTroubleSentOfOvertakingReply: a reply that overtook a request still
+// waiting (most likely lost) is trouble that began when that request was
+// sent, so every answer that overtakes it, sent after the window shrank
+// or not, is the same trouble event.
+func TestTroubleSentOfOvertakingReply(t *testing.T) {
+	t0 := time.Now()
+	t1 := t0.Add(time.Millisecond)
+	for _, tc := range []struct {
+		name string
+		r    request
+		want time.Time
+	}{
+		{"in order", request{firstSent: t1}, t1},
+		{"retransmitted", request{firstSent: t1, retransmitted: true}, t1},
+		{"overtook an earlier request", request{firstSent: t1, reordered: true, behind: t0}, t0},
+	} {
+		if got := tc.r.troubleSent(); !got.Equal(tc.want) {
+			t.Errorf("%s: trouble sent at %v, want %v", tc.name, got.Sub(t0), tc.want.Sub(t0))
+		}
+	}
+	// The window shrinks once for a loss, however many answers overtake
+	// the lost request, including those sent after the shrink.
+	w := newWindow(WindowAuto, 8, 8)
+	lost := time.Now()
+	after := request{firstSent: lost.Add(time.Millisecond), reordered: true, behind: lost}
+	if !w.trouble(after.troubleSent(), false) || w.size() != 4 {
+		t.Fatalf("first overtaking reply: window %d, want 4", w.size())
+	}
+	later := request{firstSent: time.Now().Add(time.Millisecond), reordered: true, behind: lost}
+	if w.trouble(later.troubleSent(), false) || w.size() != 4 {
+		t.Errorf("a reply sent after the shrink that overtook the same lost request shrank the window to %d", w.size())
 	}
 }
