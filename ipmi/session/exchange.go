@@ -197,7 +197,7 @@ func (s *Session) exchangeOnce(ctx context.Context, r *request) (gen uint64, dea
 		return gen, true, errors.New("no session")
 	}
 	now := time.Now()
-	quiet, timeout, expired := s.staleness(now)
+	quiet, timeout, expired := s.staleness(now, kindOf(r.netFn, r.cmd, r.bridged))
 	if expired {
 		return gen, true, errPresumedExpired
 	}

@@ -697,6 +697,7 @@ func TestIdleExpiryLearnt(t *testing.T) {
 	cfg := testConfig(b, nil)
 	cfg.Timeout = 3 * time.Second
 	cfg.StaleAfter = 100 * time.Millisecond
+	cfg.MinRetryInterval = DefaultMinRetryInterval // the probe follows the measured timeout
 	b.set(func(b *fakeBMC) { b.faults.idleTimeout = 150 * time.Millisecond })
 	s := mustOpen(t, cfg)
 	read := func(quiet time.Duration) time.Duration {
@@ -708,10 +709,12 @@ func TestIdleExpiryLearnt(t *testing.T) {
 		}
 		return time.Since(start)
 	}
-	if d := read(200 * time.Millisecond); d < staleProbeTimeout {
-		t.Errorf("first expiry took %v: want the stale probe (%v)", d, staleProbeTimeout)
+	read(0) // measures how fast the BMC answers the command
+	// The fake BMC answers in microseconds: the probe waits its floor.
+	if d := read(200 * time.Millisecond); d < staleProbeMin || d >= staleProbeTimeout {
+		t.Errorf("first expiry took %v: want the stale probe, from the measured response time (%v, not %v)", d, staleProbeMin, staleProbeTimeout)
 	}
-	if d := read(200 * time.Millisecond); d >= staleProbeTimeout {
+	if d := read(200 * time.Millisecond); d >= staleProbeMin {
 		t.Errorf("presumed expiry took %v: want no probe", d)
 	}
 	if n := b.counter("sessions_opened"); n != 3 {
@@ -785,18 +788,38 @@ func TestStaleness(t *testing.T) {
 	now := time.Now()
 	s.answeredSince = now
 	s.expiry.outlived(60*time.Second, true)
+	// Kinds the session measured: a fast one (its probe waits
+	// staleProbeRTOs timeouts, at least staleProbeMin), a middling one,
+	// and a slow one (capped at the fixed probe).
+	unmeasured := kindOf(wire.NetFnApp, 0x01, false)
+	fast := kindOf(wire.NetFnSensorEvent, 0x2D, false)
+	middling := kindOf(wire.NetFnStorage, 0x23, false)
+	slow := kindOf(wire.NetFnChassis, 0x01, false)
+	for range 8 {
+		s.rtt.sample(fast, time.Millisecond)
+		s.rtt.sample(middling, 30*time.Millisecond)
+		s.rtt.sample(slow, 400*time.Millisecond)
+	}
+	middlingProbe := staleProbeRTOs * s.rtt.timeout(middling, 0)
+	if middlingProbe <= staleProbeMin || middlingProbe >= staleProbeTimeout {
+		t.Fatalf("middling kind's probe %v: the case tests nothing", middlingProbe)
+	}
 	for _, c := range []struct {
 		quiet   time.Duration
+		kind    commandKind
 		timeout time.Duration
 		expired bool
 	}{
-		{5 * time.Second, 4 * time.Second, false},
-		{30 * time.Second, time.Second, false},
-		{60 * time.Second, 0, true},
+		{5 * time.Second, unmeasured, 4 * time.Second, false},
+		{30 * time.Second, unmeasured, time.Second, false},
+		{30 * time.Second, fast, staleProbeMin, false},
+		{30 * time.Second, middling, middlingProbe, false},
+		{30 * time.Second, slow, time.Second, false},
+		{60 * time.Second, fast, 0, true},
 	} {
-		_, timeout, expired := s.staleness(now.Add(c.quiet))
+		_, timeout, expired := s.staleness(now.Add(c.quiet), c.kind)
 		if timeout != c.timeout || expired != c.expired {
-			t.Errorf("quiet %v: timeout %v expired %v, want %v %v", c.quiet, timeout, expired, c.timeout, c.expired)
+			t.Errorf("quiet %v, kind %#x: timeout %v expired %v, want %v %v", c.quiet, c.kind, timeout, expired, c.timeout, c.expired)
 		}
 	}
 }
