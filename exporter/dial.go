@@ -16,12 +16,14 @@ import (
 // reporting session events to observer (may be nil).
 func SessionDialer(observer session.Observer) Dialer {
 	memories := &loginMemories{m: map[loginKey]*session.Memory{}}
+	hints := &expiryHints{m: map[string]*session.ExpiryHint{}}
 	return func(ctx context.Context, addr string, m *config.Module) (ipmi.Transport, error) {
 		if m.InBand() {
 			return openInBand(m)
 		}
 		cfg := sessionConfig(addr, m.SessionSettings)
 		cfg.Memory = memories.get(loginKey{addr: addr, user: m.User, privilege: m.Privilege, driver: m.Driver})
+		cfg.ExpiryHint = hints.get(m.Name)
 		cfg.Observer = observer
 		s, err := session.Open(ctx, cfg)
 		if err != nil {
@@ -108,6 +110,26 @@ func (l *loginMemories) get(k loginKey) *session.Memory {
 		l.m[k] = mem
 	}
 	return mem
+}
+
+// expiryHints holds one session.ExpiryHint per module: a module's BMCs are
+// mostly one model, so one BMC's idle expiry tells the others when to
+// send keep-alives. Modules are few (the configuration's), so it needs no
+// bound; a module removed by a reload leaves one small entry.
+type expiryHints struct {
+	mu sync.Mutex
+	m  map[string]*session.ExpiryHint
+}
+
+func (h *expiryHints) get(module string) *session.ExpiryHint {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	hint := h.m[module]
+	if hint == nil {
+		hint = &session.ExpiryHint{}
+		h.m[module] = hint
+	}
+	return hint
 }
 
 // IsSessionBroken reports errors after which a pooled session is dropped:

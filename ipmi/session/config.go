@@ -95,6 +95,10 @@ type Config struct {
 	// same credentials: a login starts from the lookup mode and cipher
 	// suite that last worked and records what works.
 	Memory *Memory
+	// ExpiryHint, when not nil, is shared by the sessions to BMCs that
+	// likely drop idle sessions alike (a module's): what one learns about
+	// its BMC's idle expiry, the others use for keep-alives.
+	ExpiryHint *ExpiryHint
 	// AuthType15 is the IPMI v1.5 authentication type (DriverLAN only).
 	AuthType15 AuthType15
 	// Window is how many requests may be in flight at once, or

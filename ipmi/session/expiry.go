@@ -71,7 +71,11 @@ func (s *Session) staleness(now time.Time, k commandKind) (quiet, timeout time.D
 func (s *Session) sessionOutlived(quiet time.Duration, dropped bool) {
 	s.mu.Lock()
 	s.expiry.outlived(quiet, dropped)
+	learnt := s.expiry.expiredAfter
 	s.mu.Unlock()
+	if dropped {
+		s.cfg.ExpiryHint.learn(learnt)
+	}
 }
 
 // idleExpiry is what a session learnt about how long its BMC keeps an idle
@@ -139,14 +143,21 @@ func (e *idleExpiry) outlived(quiet time.Duration, dropped bool) {
 // to drop an idle session, one Get Device ID after StaleAfter of quiet (or
 // half the quiet it was lost after, if less) keeps it: the pool sends it
 // (Pool.KeepAlive) for the sessions it still holds, which are the ones
-// scraped within their idle_timeout. A BMC that never dropped one gets none.
+// scraped within their idle_timeout. A BMC that never dropped one gets
+// none, unless another BMC of its module did (Config.ExpiryHint) and this
+// one was never seen to keep a session through as much quiet.
 
-// keepAliveDue reports whether a keep-alive should go out after quiet.
-func (e *idleExpiry) keepAliveDue(quiet time.Duration) bool {
-	if e.expiredAfter == 0 {
+// keepAliveDue reports whether a keep-alive should go out after quiet,
+// given hint, another BMC's learnt expiry (0: none).
+func (e *idleExpiry) keepAliveDue(quiet, hint time.Duration) bool {
+	limit := e.expiredAfter
+	if limit == 0 && hint > e.survived {
+		limit = hint
+	}
+	if limit == 0 {
 		return false
 	}
-	return quiet >= min(e.staleAfter, e.expiredAfter/2) && quiet < e.expiredAfter-e.expiredAfter/8
+	return quiet >= min(e.staleAfter, limit/2) && quiet < limit-limit/8
 }
 
 // KeepAlive sends one cheap request (Get Device ID) if the session has
@@ -154,7 +165,7 @@ func (e *idleExpiry) keepAliveDue(quiet time.Duration) bool {
 // reports whether it sent one.
 func (s *Session) KeepAlive(ctx context.Context) (bool, error) {
 	s.mu.Lock()
-	due := s.established && !s.closing && !s.answeredSince.IsZero() && s.expiry.keepAliveDue(time.Since(s.answeredSince))
+	due := s.established && !s.closing && !s.answeredSince.IsZero() && s.expiry.keepAliveDue(time.Since(s.answeredSince), s.cfg.ExpiryHint.get())
 	s.mu.Unlock()
 	if !due {
 		return false, nil

@@ -2,6 +2,7 @@ package session
 
 import (
 	"sync"
+	"time"
 
 	"github.com/ipmifleet/ipmi_fleet_exporter/ipmi/crypto"
 )
@@ -116,4 +117,38 @@ func (m *Memory) forgetSuite() {
 	m.mu.Lock()
 	m.suite = 0
 	m.mu.Unlock()
+}
+
+// ExpiryHint is the idle expiry last learnt by any of the sessions that
+// share it: the exporter gives one to all the BMCs of a module, which are
+// mostly one model with one firmware. A session that has not yet seen its
+// own BMC drop an idle session keeps it alive as if it had (one Get Device
+// ID before the hinted expiry): otherwise every BMC of a fleet loses its
+// session once, and pays a probe and a new login, before it learns. A
+// hint never makes a session presume its BMC's session gone: only its own
+// evidence does. The zero value knows nothing; a nil *ExpiryHint is none.
+// It is safe for concurrent use.
+type ExpiryHint struct {
+	mu    sync.Mutex
+	after time.Duration
+}
+
+// learn records that a BMC dropped a session after quiet time after.
+func (h *ExpiryHint) learn(after time.Duration) {
+	if h == nil || after <= 0 {
+		return
+	}
+	h.mu.Lock()
+	h.after = after
+	h.mu.Unlock()
+}
+
+// get returns the hinted expiry, 0 if none.
+func (h *ExpiryHint) get() time.Duration {
+	if h == nil {
+		return 0
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.after
 }

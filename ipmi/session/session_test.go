@@ -1078,7 +1078,7 @@ func TestAuthErrorStrings(t *testing.T) {
 
 func TestKeepAliveDue(t *testing.T) {
 	e := idleExpiry{staleAfter: 20 * time.Second, recheckEvery: 8}
-	if e.keepAliveDue(25 * time.Second) {
+	if e.keepAliveDue(25*time.Second, 0) {
 		t.Error("keep-alive due for a BMC never seen to drop a session")
 	}
 	e.outlived(60*time.Second, true) // dropped after 60 s of quiet
@@ -1086,14 +1086,78 @@ func TestKeepAliveDue(t *testing.T) {
 		quiet time.Duration
 		due   bool
 	}{{10 * time.Second, false}, {20 * time.Second, true}, {50 * time.Second, true}, {53 * time.Second, false}} {
-		if got := e.keepAliveDue(c.quiet); got != c.due {
+		if got := e.keepAliveDue(c.quiet, 0); got != c.due {
 			t.Errorf("limit 60 s, quiet %v: due %v, want %v", c.quiet, got, c.due)
 		}
 	}
 	e = idleExpiry{staleAfter: 20 * time.Second, recheckEvery: 8}
 	e.outlived(30*time.Second, true) // dropped after 30 s: half of it
-	if !e.keepAliveDue(15*time.Second) || e.keepAliveDue(14*time.Second) {
+	if !e.keepAliveDue(15*time.Second, 0) || e.keepAliveDue(14*time.Second, 0) {
 		t.Error("limit 30 s: keep-alive not due from 15 s of quiet")
+	}
+	// Another BMC of the module lost a session after 60 s: a BMC that
+	// learnt nothing yet keeps its session alive as if it had; one that
+	// kept a session through more quiet than that does not; its own
+	// limit comes before the hint.
+	fresh := idleExpiry{staleAfter: 20 * time.Second, recheckEvery: 8}
+	if !fresh.keepAliveDue(25*time.Second, 60*time.Second) || fresh.keepAliveDue(53*time.Second, 60*time.Second) {
+		t.Error("hint 60 s: keep-alive not due at 25 s of quiet, or due past 7/8 of it")
+	}
+	if p, expired := fresh.verdict(59 * time.Second); expired || !p {
+		t.Error("a hint made the session presume its own BMC's session gone")
+	}
+	keeps := idleExpiry{staleAfter: 20 * time.Second, recheckEvery: 8}
+	keeps.outlived(90*time.Second, false)
+	if keeps.keepAliveDue(25*time.Second, 60*time.Second) {
+		t.Error("keep-alive due from a hint for a BMC that kept a session through more quiet")
+	}
+	if e.keepAliveDue(14*time.Second, 60*time.Second) {
+		t.Error("the hint overrode the BMC's own limit of 30 s")
+	}
+}
+
+// TestExpiryHintShared: two sessions share a hint (as a module's BMCs do);
+// when the first finds its session dropped while idle, the second, which
+// never lost one, sends keep-alives too.
+func TestExpiryHintShared(t *testing.T) {
+	b := newFakeBMC(t)
+	hint := &ExpiryHint{}
+	cfg := testConfig(b, nil)
+	cfg.StaleAfter = 100 * time.Millisecond
+	cfg.ExpiryHint = hint
+	b.set(func(b *fakeBMC) { b.faults.idleTimeout = 300 * time.Millisecond })
+	first := mustOpen(t, cfg)
+	second := mustOpen(t, cfg)
+	defer closeSession(t, second)
+	if _, err := readSensor(t, second, wire.Target{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // past StaleAfter, within the BMC's 300 ms
+	if sent, err := second.KeepAlive(testContext(t, time.Second)); sent || err != nil {
+		t.Fatalf("keep-alive sent (%v, %v) before any BMC dropped a session", sent, err)
+	}
+	time.Sleep(200 * time.Millisecond) // the first session's BMC timer is what is tested
+	if _, err := readSensor(t, first, wire.Target{}); err != nil {
+		t.Fatal(err)
+	}
+	if hint.get() == 0 {
+		t.Fatal("the first session's lost session taught the hint nothing")
+	}
+	closeSession(t, first) // before its BMC's idle timer ends it
+	if _, err := readSensor(t, second, wire.Target{}); err != nil {
+		t.Fatal(err)
+	}
+	opened := b.counter("sessions_opened")
+	time.Sleep(200 * time.Millisecond)
+	if sent, err := second.KeepAlive(testContext(t, 2*time.Second)); !sent || err != nil {
+		t.Fatalf("second session, hinted: keep-alive sent %v, err %v", sent, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, err := readSensor(t, second, wire.Target{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.counter("sessions_opened"); n != opened {
+		t.Errorf("%d sessions opened after the hinted keep-alive, want none: it kept the session through 400 ms", n-opened)
 	}
 }
 
