@@ -6,6 +6,7 @@
 #   bench/scale.sh                               # sizes 1000 5000 10000, 3 warm rounds
 #   SIZES=10000 LATENCIES=0ms ROUNDS=5 bench/scale.sh
 #   MODULE_EXTRA='    window: 1' bench/scale.sh   # more module keys (indented four spaces)
+#   EXP_ARGS='--scrape.max-in-flight=64' bench/scale.sh   # more exporter flags
 #
 # The 5 ms is bmcsim's own latency fault (every reply sent 5 ms late, by a
 # timer), not the udpdelay relay: a relay for 10,000 BMCs would be a third
@@ -70,7 +71,7 @@ for n in $SIZES; do
 			wait_line "bmcsim-$tag" 'ready' 300
 			range=$(sed -n 's/.* on 127\.0\.0\.1:\([0-9]*-[0-9]*\) .*/\1/p' "$OUT/logs/bmcsim-$tag.out")
 			spawn "exp-$tag" "$BIN/ipmi_fleet_exporter" --config.file "$OUT/ours.yml" \
-				--web.listen-address "$EXP_ADDR" --log.level warn
+				--web.listen-address "$EXP_ADDR" --log.level warn ${EXP_ARGS:-}
 			exp=$LASTPID
 			wait_http "http://$EXP_ADDR/-/ready" 20
 			sim_cpu0=$(cpu_of "$sim")
