@@ -52,7 +52,7 @@ type options struct {
 	cpuProfile                           string
 	cpuProfileSeconds                    int
 	settle                               time.Duration
-	skipCold, gzip                       bool
+	skipCold, gzip, overlap              bool
 	meta                                 string
 }
 
@@ -81,6 +81,8 @@ func main() {
 	flag.IntVar(&o.cpuProfileSeconds, "cpuprofile-seconds", 20, "length of that profile")
 	flag.DurationVar(&o.settle, "settle", 0, "pause between the cold and warm phases")
 	flag.BoolVar(&o.gzip, "gzip", true, "ask for gzip-compressed responses, as Prometheus does by default")
+	flag.BoolVar(&o.overlap, "overlap", false, "start the warm rounds on their slots while the cold round's last scrapes still run, as Prometheus does "+
+		"(otherwise slots passed while the cold round ran over start late, all at once); the phases' CPU, counters and peaks then overlap by that tail")
 	flag.BoolVar(&o.skipCold, "skip-cold", false, "no cold phase: every round is warm (targets already scraped)")
 	flag.StringVar(&o.meta, "meta", "", "key=value,... copied into the JSON, for reports")
 	flag.StringVar(&o.jsonOut, "json", "", "write the full result as JSON to this file")
@@ -220,16 +222,30 @@ func run(ctx context.Context, o *options) (*Result, error) {
 	// the counter reads took, and a BMC whose session timeout equals the
 	// interval would drop every session.)
 	grid, firstWarm := time.Now(), 0
-	if !o.skipCold {
-		cold.Start = grid
-		res.Phases = append(res.Phases, phase(ctx, o, "cold", cold, 1, sampler))
-		if cold.Interval == o.interval {
-			firstWarm = 1
-		}
-	}
 	rounds := o.rounds
 	if o.duration > 0 && o.interval > 0 {
 		rounds = int(o.duration / o.interval)
+	}
+	var coldDone chan PhaseResult
+	if !o.skipCold {
+		cold.Start = grid
+		if cold.Interval == o.interval {
+			firstWarm = 1
+		}
+		if o.overlap && firstWarm > 0 && o.settle == 0 && o.interval > 0 && rounds > 0 {
+			// The warm phase begins at its first slot, whether or not
+			// the cold round's scrapes have all returned.
+			coldDone = make(chan PhaseResult, 1)
+			go func() { coldDone <- phase(ctx, o, "cold", cold, 1, sampler) }()
+			t := time.NewTimer(time.Until(grid.Add(o.interval)))
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		} else {
+			res.Phases = append(res.Phases, phase(ctx, o, "cold", cold, 1, sampler))
+		}
 	}
 	if rounds > 0 && ctx.Err() == nil {
 		if o.settle > 0 {
@@ -249,6 +265,9 @@ func run(ctx context.Context, o *options) (*Result, error) {
 		}
 		res.Phases = append(res.Phases, phase(ctx, o, "warm", warm, rounds, sampler))
 		res.Profile = <-profDone
+	}
+	if coldDone != nil {
+		res.Phases = append([]PhaseResult{<-coldDone}, res.Phases...)
 	}
 	return res, nil
 }
