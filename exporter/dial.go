@@ -15,8 +15,13 @@ import (
 // SessionDialer opens RMCP+ or IPMI 1.5 sessions with a module's settings,
 // reporting session events to observer (may be nil).
 func SessionDialer(observer session.Observer) Dialer {
-	memories := &loginMemories{m: map[loginKey]*session.Memory{}}
-	hints := &expiryHints{m: map[string]*session.ExpiryHint{}}
+	// Logins learn per BMC (session.Memory): the lookup mode and cipher
+	// suite that worked, so sessions after the first go straight to
+	// them. A module's BMCs are mostly one model, so one BMC's idle
+	// expiry tells the others when to send keep-alives
+	// (session.ExpiryHint); modules are few, so that needs no bound.
+	memories := &registry[loginKey, session.Memory]{max: maxLoginMemories}
+	hints := &registry[string, session.ExpiryHint]{}
 	return func(ctx context.Context, addr string, m *config.Module) (ipmi.Transport, error) {
 		if m.InBand() {
 			return openInBand(m)
@@ -90,46 +95,29 @@ type loginKey struct {
 // and perhaps one more RAKP1 at its next login, and learns again.
 const maxLoginMemories = 1 << 18
 
-// loginMemories is what logins learnt per BMC (session.Memory): the
-// lookup mode and cipher suite that worked, so sessions after the first
-// go straight to them.
-type loginMemories struct {
-	mu sync.Mutex
-	m  map[loginKey]*session.Memory
+// registry holds one shared *V per key, made on first use; past max keys
+// (0: no bound) it starts afresh.
+type registry[K comparable, V any] struct {
+	mu  sync.Mutex
+	m   map[K]*V
+	max int
 }
 
-func (l *loginMemories) get(k loginKey) *session.Memory {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	mem := l.m[k]
-	if mem == nil {
-		if len(l.m) >= maxLoginMemories {
-			clear(l.m)
+func (r *registry[K, V]) get(k K) *V {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := r.m[k]
+	if v == nil {
+		if r.m == nil {
+			r.m = map[K]*V{}
 		}
-		mem = &session.Memory{}
-		l.m[k] = mem
+		if r.max > 0 && len(r.m) >= r.max {
+			clear(r.m)
+		}
+		v = new(V)
+		r.m[k] = v
 	}
-	return mem
-}
-
-// expiryHints holds one session.ExpiryHint per module: a module's BMCs are
-// mostly one model, so one BMC's idle expiry tells the others when to
-// send keep-alives. Modules are few (the configuration's), so it needs no
-// bound; a module removed by a reload leaves one small entry.
-type expiryHints struct {
-	mu sync.Mutex
-	m  map[string]*session.ExpiryHint
-}
-
-func (h *expiryHints) get(module string) *session.ExpiryHint {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	hint := h.m[module]
-	if hint == nil {
-		hint = &session.ExpiryHint{}
-		h.m[module] = hint
-	}
-	return hint
+	return v
 }
 
 // IsSessionBroken reports errors after which a pooled session is dropped:
