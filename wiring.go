@@ -58,9 +58,13 @@ type sessionMetrics struct {
 	retransmits       *prometheus.CounterVec
 	opened, closed    prometheus.Counter
 	dropped           *prometheus.CounterVec
+	reopens           *prometheus.CounterVec
 }
 
-var _ session.DropObserver = (*sessionMetrics)(nil)
+var (
+	_ session.DropObserver   = (*sessionMetrics)(nil)
+	_ session.ReopenObserver = (*sessionMetrics)(nil)
+)
 
 func newSessionMetrics(reg prometheus.Registerer) *sessionMetrics {
 	m := &sessionMetrics{
@@ -98,8 +102,12 @@ func newSessionMetrics(reg prometheus.Registerer) *sessionMetrics {
 			Name: "ipmi_fleet_exporter_replies_dropped_total",
 			Help: "Datagrams from BMCs the exporter dropped, by reason (checksum, integrity, sequence, unknown_session, malformed, unexpected_response, late_or_duplicate). A BMC whose replies are all dropped otherwise looks unreachable.",
 		}, []string{"reason"}),
+		reopens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ipmi_fleet_exporter_session_reopens_total",
+			Help: "Logins again within a scrape because the session looked gone, by reason (presumed_expired, stale_probe, timeout, session_gone, login_retry): each costs the BMC a login.",
+		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.handshakes, m.handshakeDuration, m.requests, m.requestDuration, m.retransmits, m.opened, m.closed, m.dropped)
+	reg.MustRegister(m.handshakes, m.handshakeDuration, m.requests, m.requestDuration, m.retransmits, m.opened, m.closed, m.dropped, m.reopens)
 	return m
 }
 
@@ -119,3 +127,6 @@ func (m *sessionMetrics) SessionClosed()            { m.closed.Inc() }
 
 // ReplyDropped makes sessionMetrics a session.DropObserver.
 func (m *sessionMetrics) ReplyDropped(reason string) { m.dropped.WithLabelValues(reason).Inc() }
+
+// SessionReopened makes sessionMetrics a session.ReopenObserver.
+func (m *sessionMetrics) SessionReopened(reason string) { m.reopens.WithLabelValues(reason).Inc() }

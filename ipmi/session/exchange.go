@@ -27,11 +27,13 @@ type request struct {
 	// before it still waited, the earliest of them sent at behind.
 	retransmitted, reordered bool
 	behind                   time.Time
-	done                     chan struct{} // signalled once on completion, for followers
-	completed                bool
-	code                     wire.CompletionCode
-	resp                     []byte
-	err                      error // completion with an error (bridging failure, session gone)
+	// reopen: why exchangeOnce found the session gone (ReopenObserver).
+	reopen    string
+	done      chan struct{} // signalled once on completion, for followers
+	completed bool
+	code      wire.CompletionCode
+	resp      []byte
+	err       error // completion with an error (bridging failure, session gone)
 }
 
 // Exchange sends one request and returns the completion code and the
@@ -176,6 +178,9 @@ func (s *Session) exchangeInWindow(ctx context.Context, r *request) (wire.Comple
 		if reopened {
 			return 0, nil, fmt.Errorf("%w: %w", ErrSessionLost, err)
 		}
+		if o, ok := s.obs.(ReopenObserver); ok {
+			o.SessionReopened(r.reopen)
+		}
 		if herr := s.reopen(ctx, gen, errors.Is(err, errPresumedExpired)); herr != nil {
 			return 0, nil, fmt.Errorf("%w (%w); re-establishing: %w", ErrSessionLost, err, herr)
 		}
@@ -194,11 +199,13 @@ func (s *Session) exchangeOnce(ctx context.Context, r *request) (gen uint64, dea
 	}
 	if !established {
 		// A previous re-establishing failed: try again now.
+		r.reopen = ReopenLoginRetry
 		return gen, true, errors.New("no session")
 	}
 	now := time.Now()
 	quiet, timeout, expired := s.staleness(now, kindOf(r.netFn, r.cmd, r.bridged))
 	if expired {
+		r.reopen = ReopenPresumedExpired
 		return gen, true, errPresumedExpired
 	}
 	deadline := now.Add(timeout)
@@ -211,6 +218,7 @@ func (s *Session) exchangeOnce(ctx context.Context, r *request) (gen uint64, dea
 	case err == nil && errors.Is(r.err, errSessionGone):
 		r.err = nil
 		s.sessionOutlived(quiet, true)
+		r.reopen = ReopenSessionGone
 		return gen, true, errSessionGone
 	case err == nil:
 		s.sessionOutlived(quiet, false)
@@ -227,6 +235,10 @@ func (s *Session) exchangeOnce(ctx context.Context, r *request) (gen uint64, dea
 		dead = !heard && !(r.bridged && r.acked)
 		if dead {
 			s.sessionOutlived(quiet, true)
+			r.reopen = ReopenTimeout
+			if timeout < s.cfg.Timeout {
+				r.reopen = ReopenStaleProbe
+			}
 		}
 		return gen, dead, fmt.Errorf("%w: %s after %v", ErrTimeout, CommandName(r.netFn, r.cmd), timeout)
 	case errors.Is(err, context.DeadlineExceeded):

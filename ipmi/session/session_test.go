@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,13 @@ type recorder struct {
 	retransmits map[string]int
 	opened      int
 	closed      int
+	reopens     []string
+}
+
+func (r *recorder) SessionReopened(reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reopens = append(r.reopens, reason)
 }
 
 func (r *recorder) Handshake(res HandshakeResult, _ time.Duration) {
@@ -578,11 +586,15 @@ func TestReestablish(t *testing.T) {
 		if rec.opened != 2 || rec.closed != 1 {
 			t.Errorf("observer opened %d closed %d", rec.opened, rec.closed)
 		}
+		if want := []string{ReopenTimeout}; !slices.Equal(rec.reopens, want) {
+			t.Errorf("reopens reported %v, want %v", rec.reopens, want)
+		}
 		rec.mu.Unlock()
 	})
 	t.Run("sessionless answer", func(t *testing.T) {
 		b := newFakeBMC(t)
-		cfg := testConfig(b, nil)
+		rec := &recorder{}
+		cfg := testConfig(b, rec)
 		// Unencrypted, so the BMC that lost the keys can still read which
 		// request it is refusing.
 		cfg.CipherSuite = 2
@@ -604,6 +616,11 @@ func TestReestablish(t *testing.T) {
 		if n := b.counter("sessions_opened"); n != 2 {
 			t.Errorf("%d sessions opened, want 2", n)
 		}
+		rec.mu.Lock()
+		if want := []string{ReopenSessionGone}; !slices.Equal(rec.reopens, want) {
+			t.Errorf("reopens reported %v, want %v", rec.reopens, want)
+		}
+		rec.mu.Unlock()
 	})
 	t.Run("rmcp+ status invalid session", func(t *testing.T) {
 		b := newFakeBMC(t)
@@ -694,7 +711,8 @@ func TestReestablish(t *testing.T) {
 func TestIdleExpiryLearnt(t *testing.T) {
 	t.Parallel()
 	b := newFakeBMC(t)
-	cfg := testConfig(b, nil)
+	rec := &recorder{}
+	cfg := testConfig(b, rec)
 	cfg.Timeout = 3 * time.Second
 	cfg.StaleAfter = 100 * time.Millisecond
 	cfg.MinRetryInterval = DefaultMinRetryInterval // the probe follows the measured timeout
@@ -722,6 +740,11 @@ func TestIdleExpiryLearnt(t *testing.T) {
 	}
 	if n := b.activeSessions(); n != 1 {
 		t.Errorf("%d sessions on the BMC, want 1: presumed-expired sessions get a Close Session", n)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if want := []string{ReopenStaleProbe, ReopenPresumedExpired}; !slices.Equal(rec.reopens, want) {
+		t.Errorf("reopens reported %v, want %v", rec.reopens, want)
 	}
 }
 

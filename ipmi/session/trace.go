@@ -36,3 +36,26 @@ func tracerFrom(ctx context.Context) Tracer {
 type DropObserver interface {
 	ReplyDropped(reason string)
 }
+
+// ReopenObserver, when a Config.Observer implements it too, is told why
+// the session logged in again within a call: what a lost session costs
+// the BMC (a login) and the scrape. The reasons:
+//   - presumed_expired: quiet for longer than this BMC was seen to keep an
+//     idle session (no request sent first);
+//   - stale_probe: quiet for StaleAfter, and no answer within the short
+//     probe;
+//   - timeout: no answer within the request timeout;
+//   - session_gone: the BMC answered that the session is unknown;
+//   - login_retry: a re-login in an earlier call had failed.
+type ReopenObserver interface {
+	SessionReopened(reason string)
+}
+
+// Reasons for ReopenObserver.
+const (
+	ReopenPresumedExpired = "presumed_expired"
+	ReopenStaleProbe      = "stale_probe"
+	ReopenTimeout         = "timeout"
+	ReopenSessionGone     = "session_gone"
+	ReopenLoginRetry      = "login_retry"
+)
