@@ -148,6 +148,29 @@ func TestSoak(t *testing.T) {
 		return up, true
 	}
 
+	// whyDown scrapes target once more with debug=true and returns the
+	// lines of the session's trace and log that say what failed, so a
+	// failure tells its cause.
+	whyDown := func(target string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout+10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/ipmi?debug=true&target="+target, nil)
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", fmt.Sprintf("%g", timeout.Seconds()))
+		resp, err := e.client.Do(req)
+		if err != nil {
+			return "; debug scrape: " + err.Error()
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var why []string
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.Contains(line, "err") || strings.Contains(line, "level=warn") || strings.Contains(line, "session=") {
+				why = append(why, truncate(line, 240))
+			}
+		}
+		return "; a debug scrape after it:\n    " + strings.Join(why[:min(len(why), 12)], "\n    ")
+	}
+
 	// Warm-up: every BMC once, healthy; this is the steady state. After
 	// the soak the same pass checks recovery: a BMC whose session the
 	// chaos killed behind our back may fail one scrape (the one that
@@ -169,7 +192,7 @@ func TestSoak(t *testing.T) {
 						up, ok = scrapeOnce(targets[i])
 					}
 					if ok && !(scrapeResult{up: up}).allUp() {
-						fail("%s scrape of %s: %s", what, targets[i], fmtUp(up))
+						fail("%s scrape of %s: %s%s", what, targets[i], fmtUp(up), whyDown(targets[i]))
 					}
 				}
 			}()
