@@ -148,6 +148,34 @@ func TestSoak(t *testing.T) {
 		return up, true
 	}
 
+	// strandedFull returns how many sessions BMC i holds when every slot
+	// of its table is taken by a session idle since before the faults
+	// were cleared (0 otherwise). A chaos episode can leave that: when the
+	// answer to Open Session is lost or garbled, the session it opened
+	// waits half-open on the BMC until the BMC's timeout, and nothing can
+	// close it (Close Session needs the session's keys). Until they
+	// expire the BMC refuses every login, ours included; real BMCs do the
+	// same.
+	var clearedAt atomic.Int64 // unix nanoseconds; 0 until the faults are cleared
+	var tableFull atomic.Int64
+	strandedFull := func(i int) int {
+		at := clearedAt.Load()
+		if at == 0 {
+			return 0
+		}
+		sessions := fleet.BMCs()[i].Sessions()
+		if len(sessions) < simulator.DefaultMaxSessions {
+			return 0
+		}
+		quiet := time.Since(time.Unix(0, at))
+		for _, ss := range sessions {
+			if idle, err := time.ParseDuration(ss.IdleFor); err != nil || idle < quiet {
+				return 0
+			}
+		}
+		return len(sessions)
+	}
+
 	// whyDown scrapes target once more with debug=true and returns the
 	// lines of the session's trace and log that say what failed, so a
 	// failure tells its cause.
@@ -192,6 +220,12 @@ func TestSoak(t *testing.T) {
 						up, ok = scrapeOnce(targets[i])
 					}
 					if ok && !(scrapeResult{up: up}).allUp() {
+						if n := strandedFull(i); n > 0 {
+							// Not the exporter's to fix: see strandedFull.
+							tableFull.Add(1)
+							t.Logf("%s scrape of %s: %s; its session table is full: %d sessions stranded before the faults cleared", what, targets[i], fmtUp(up), n)
+							continue
+						}
 						fail("%s scrape of %s: %s%s", what, targets[i], fmtUp(up), whyDown(targets[i]))
 					}
 				}
@@ -284,9 +318,14 @@ func TestSoak(t *testing.T) {
 	// Recovery: faults off, every BMC scrapes fully again.
 	_ = fleet.SetFaults(simulator.Faults{})
 	cleared := time.Now()
+	clearedAt.Store(cleared.UnixNano())
 	warm("post-soak", true)
 	if failures.Load() > 0 {
 		t.Errorf("%d failed scrapes, first ones:\n%s", failures.Load(), strings.Join(failMsgs, "\n"))
+	}
+	// Rare, or the exporter strands sessions it should not.
+	if n := tableFull.Load(); n > bmcs/100 {
+		t.Errorf("%d of %d BMCs had their session table full of stranded sessions after the chaos", n, bmcs)
 	}
 
 	compareHalves(t, samples)
